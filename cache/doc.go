@@ -1,0 +1,76 @@
+// Package cache is a read-through cache with single-flight loading,
+// per-entity bulk reads and race-safe invalidation.
+//
+// # Reading through a scope
+//
+// A Scope names a family of keys on a Provider. Every read goes through Wrap
+// (or WrapBytes, WrapMany, WrapManyBatched): on a hit the cached value is
+// returned; on a miss the loader runs once, however many callers miss at the
+// same time, and its value is stored with the scope's TTL.
+//
+//	p := cache.NewMemory(cache.MemoryOptions{})
+//	slo := cache.NewScope(p, cache.ScopeOptions{Name: "slo", DefaultTTL: 15 * time.Second})
+//
+//	obj, err := cache.Wrap(ctx, slo, "objective:"+cache.Part(id), func(ctx context.Context) (Objective, error) {
+//		return store.GetObjective(ctx, id)
+//	})
+//
+// Keys are stored as Name + ":" + key, so one scope never reads or
+// invalidates another's entries. Build keys from request input with Key or
+// Part, which escape the separator so that two different inputs never make
+// the same key and one id's prefix never covers another id.
+//
+// # Mutations
+//
+// Every mutation runs
+//
+//	db.write → scope.Invalidate (awaited) → signal
+//
+// and the scope guarantees that a read which starts after Invalidate returned
+// sees the write. Concretely, these must never happen:
+//
+//  1. A load that was in flight when Invalidate(k) or InvalidatePrefix(p)
+//     (with k under p) ran stores its value afterwards. This holds for keys
+//     never invalidated before, and for a Set and a Delete that are slow and
+//     interleave: Invalidate waits for a store already under way before it
+//     deletes, and dooms a load that has not reached its store yet.
+//  2. A read that starts after Invalidate returned joins a load that began
+//     before it. Invalidate detaches such loads from the single-flight table;
+//     their existing waiters still get their value, nobody new does.
+//  3. The state kept for 1 and 2 grows with the number of keys ever
+//     invalidated. The scope only remembers loads in flight; a Guard
+//     provider keeps a bounded log.
+//
+// Within one process these hold for any Provider. Across processes (several
+// servers on one Redis) rule 1 needs the provider's help: a provider that
+// implements Guard checks, atomically inside the store, that no invalidation
+// covering a key happened since the load began before it stores the value.
+// Rule 2 is per process: a server cannot join another server's load.
+//
+// # Failures
+//
+// The cache fails open. A provider error is counted, reported through
+// ScopeOptions.OnError, and the read falls through to the loader; a cache
+// outage never fails a read. A loader error reaches every waiter and is
+// never cached; a loader panic reaches every waiter as an error wrapping
+// ErrPanic. A waiter whose own context ends gets ctx.Err() at once, while the
+// load goes on, on a context no single waiter can cancel (bounded by
+// ScopeOptions.LoadTimeout), and still fills the cache for the others.
+//
+// When the provider's Delete fails inside Invalidate, the entry may still be
+// in the store. Invalidate then returns the error (the caller's write has
+// happened; its signal should still be sent) and the scope stops reading
+// that key, or that prefix, from the provider: reads go to the loader, whose
+// fresh values overwrite the stale entry, until the longest TTL the scope
+// has written has passed or a later invalidation of the same key or prefix
+// succeeds. Other processes sharing the store are not covered by that
+// fallback; they see the stale entry at most until its TTL.
+//
+// # Values
+//
+// Wrap encodes values with the scope's Codec (JSON by default). WrapBytes
+// stores and returns bytes as they are, for HTTP handlers that serve a cached
+// JSON body without decoding it. Callers that share a load also share the
+// loader's value, and a hit may return bytes shared with the provider: treat
+// every returned value as read-only. One key holds one kind of value.
+package cache

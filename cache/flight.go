@@ -1,0 +1,273 @@
+package cache
+
+import (
+	"context"
+	"fmt"
+	"runtime/debug"
+	"time"
+)
+
+// flight is one load of one key, shared by every caller that misses on the
+// key while it runs.
+type flight struct {
+	key  string        // scoped key
+	done chan struct{} // closed once val, raw and err are final
+
+	// Written by the runner before done is closed; read after.
+	val    any // the loader's value; meaningful when hasVal
+	hasVal bool
+	raw    []byte // the encoded value (nil if it could not be encoded)
+	err    error
+
+	// Guarded by Scope.mu.
+	doomed bool          // an invalidation covered key: never store
+	stored chan struct{} // non-nil while storing; closed when the store is over
+}
+
+// loadFunc loads the values of flights, one per flight, in order.
+type loadFunc func(ctx context.Context, fs []*flight) ([]any, error)
+
+// join returns the flight for key, creating it if there is none. leader
+// reports whether the caller created it and so must start its runner.
+// The caller holds s.mu.
+func (s *Scope) joinLocked(key string) (f *flight, leader bool) {
+	if f = s.flights[key]; f != nil {
+		s.stats.shared.Add(1)
+		return f, false
+	}
+	f = &flight{key: key, done: make(chan struct{})}
+	s.flights[key] = f
+	return f, true
+}
+
+// detachLocked removes f from the table if it is still there. The caller
+// holds s.mu.
+func (s *Scope) detachLocked(f *flight) {
+	if s.flights[f.key] == f {
+		delete(s.flights, f.key)
+	}
+}
+
+// wait blocks until f is done or ctx ends.
+func wait(ctx context.Context, f *flight) error {
+	select {
+	case <-f.done:
+		return nil
+	default:
+	}
+	select {
+	case <-f.done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// run completes the flights fs, which the caller leads: it checks the
+// provider again, loads what is still missing with one call to load, and
+// stores each value unless an invalidation covered its key meanwhile. It
+// runs on its own goroutine with a context derived from parent that no
+// caller can cancel, bounded by the scope's LoadTimeout.
+func (s *Scope) run(parent context.Context, fs []*flight, ttl time.Duration, c codecFuncs, load loadFunc) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(parent), s.loadTimeout)
+	defer cancel()
+	defer func() {
+		for _, f := range fs {
+			close(f.done)
+		}
+	}()
+
+	// Check the provider again inside the flight. Without it, this
+	// timeline loads twice:
+	//
+	//	caller A: Get(k) → miss
+	//	flight F (another caller's): load, Set(k), leave the table
+	//	caller A: no flight for k → leads a new one → loads again
+	//
+	// Reading again after joining the table makes A find F's value.
+	pending := s.recheck(ctx, fs, c.decode)
+	if len(pending) == 0 {
+		return
+	}
+
+	// With a Guard provider, take the token before loading: any
+	// invalidation after this point, by any process, refuses the store.
+	var token uint64
+	storable := true
+	if s.guard != nil {
+		var err error
+		if token, err = s.guard.Token(ctx); err != nil {
+			s.report(opGet, err)
+			storable = false // cannot prove freshness: serve, do not store
+		}
+	}
+
+	vals, err := s.callLoader(ctx, load, pending)
+	if err == nil && len(vals) != len(pending) {
+		err = fmt.Errorf("%w: %d values for %d ids", ErrBatchLength, len(vals), len(pending))
+		s.stats.loadErrors.Add(1)
+	}
+	if err != nil {
+		s.mu.Lock()
+		for _, f := range pending {
+			f.err = err
+			s.detachLocked(f)
+		}
+		s.mu.Unlock()
+		return
+	}
+
+	for i, f := range pending {
+		f.val, f.hasVal = vals[i], true
+		raw, err := c.encode(vals[i])
+		if err != nil {
+			s.report(opSet, fmt.Errorf("cache: encode %s: %w", f.key, err))
+			continue
+		}
+		f.raw = raw
+	}
+
+	// Decide, under the lock that Invalidate takes, which values to store:
+	// a flight Invalidate has doomed never stores; the others announce
+	// that they are storing, so that Invalidate waits for them.
+	entries := make([]Entry, 0, len(pending))
+	storing := pending[:0:0]
+	s.mu.Lock()
+	for _, f := range pending {
+		switch {
+		case f.doomed:
+			s.stats.stale.Add(1)
+			s.detachLocked(f)
+		case !storable || f.raw == nil:
+			s.detachLocked(f)
+		default:
+			f.stored = make(chan struct{})
+			storing = append(storing, f)
+			entries = append(entries, Entry{Key: f.key, Value: f.raw, TTL: ttl})
+		}
+	}
+	s.mu.Unlock()
+	if len(storing) == 0 {
+		return
+	}
+
+	s.bypass.observe(ttl)
+	s.store(ctx, token, entries)
+
+	s.mu.Lock()
+	for _, f := range storing {
+		close(f.stored)
+		s.detachLocked(f)
+	}
+	s.mu.Unlock()
+}
+
+// codecFuncs are a valueCodec's methods with T erased.
+type codecFuncs struct {
+	encode func(any) ([]byte, error)
+	decode func([]byte) (any, error)
+}
+
+// recheck completes, from the provider, the flights whose key it holds (and
+// can decode), and returns the others.
+func (s *Scope) recheck(ctx context.Context, fs []*flight, decode func([]byte) (any, error)) []*flight {
+	keys := make([]string, len(fs))
+	for i, f := range fs {
+		keys[i] = f.key
+	}
+	vals := s.lookupFull(ctx, keys)
+	pending := fs[:0:0]
+	s.mu.Lock()
+	for i, f := range fs {
+		if vals[i] == nil {
+			pending = append(pending, f)
+			continue
+		}
+		v, err := decode(vals[i])
+		if err != nil {
+			s.report(opGet, err)
+			pending = append(pending, f)
+			continue
+		}
+		f.raw, f.val, f.hasVal = vals[i], v, true
+		s.detachLocked(f)
+	}
+	s.mu.Unlock()
+	return pending
+}
+
+// callLoader runs load, turning a panic into a *PanicError.
+func (s *Scope) callLoader(ctx context.Context, load loadFunc, fs []*flight) (vals []any, err error) {
+	s.stats.loads.Add(1)
+	defer func() {
+		if r := recover(); r != nil {
+			s.stats.panics.Add(1)
+			vals, err = nil, &PanicError{Value: r, Stack: debug.Stack()}
+		}
+		if err != nil {
+			s.stats.loadErrors.Add(1)
+		}
+	}()
+	return load(ctx, fs)
+}
+
+// store writes entries, through the provider's guard when it has one.
+func (s *Scope) store(ctx context.Context, token uint64, entries []Entry) {
+	if s.guard != nil {
+		dropped, err := s.guard.SetGuarded(ctx, token, entries)
+		s.stats.stale.Add(uint64(dropped))
+		if err != nil {
+			s.report(opSet, err)
+		}
+		return
+	}
+	for _, e := range entries {
+		if err := s.p.Set(ctx, e.Key, e.Value, e.TTL); err != nil {
+			s.report(opSet, err)
+		}
+	}
+}
+
+// lookupFull reads scoped keys from the provider in one batch where it can;
+// a nil element is a miss. Provider errors count as misses.
+func (s *Scope) lookupFull(ctx context.Context, keys []string) [][]byte {
+	out := make([][]byte, len(keys))
+	now := s.now()
+	bypassed := false
+	if s.bypass.n.Load() != 0 {
+		for _, k := range keys {
+			if s.bypass.covers(k, now) {
+				bypassed = true
+				break
+			}
+		}
+	}
+	if s.batch != nil && len(keys) > 1 && !bypassed {
+		vals, err := s.batch.GetMany(ctx, keys)
+		if err == nil && len(vals) == len(keys) {
+			return vals
+		}
+		if err == nil {
+			err = fmt.Errorf("cache: GetMany returned %d values for %d keys", len(vals), len(keys))
+		}
+		s.report(opGet, err)
+		return out
+	}
+	for i, k := range keys {
+		if bypassed && s.bypass.covers(k, now) {
+			continue
+		}
+		v, ok, err := s.p.Get(ctx, k)
+		if err != nil {
+			s.report(opGet, err)
+			continue
+		}
+		if ok {
+			if v == nil {
+				v = []byte{}
+			}
+			out[i] = v
+		}
+	}
+	return out
+}

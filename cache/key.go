@@ -1,0 +1,42 @@
+package cache
+
+import "strings"
+
+// Part escapes one component of a key so that it contains no ':' and two
+// different components never escape to the same text. Use it for every id
+// or filter value that comes from a request:
+//
+//	"notifs:" + cache.Part(userID) + ":"
+//
+// is then a prefix of that user's keys only, never of user userID+"x".
+func Part(s string) string {
+	if !strings.ContainsAny(s, "%:") {
+		return s
+	}
+	var b strings.Builder
+	b.Grow(len(s) + 8)
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case '%':
+			b.WriteString("%25")
+		case ':':
+			b.WriteString("%3A")
+		default:
+			b.WriteByte(s[i])
+		}
+	}
+	return b.String()
+}
+
+// Key joins escaped parts with ':'. Key("system", id) is "system:" +
+// Part(id) when "system" holds no ':' or '%'.
+func Key(parts ...string) string {
+	var b strings.Builder
+	for i, p := range parts {
+		if i > 0 {
+			b.WriteByte(':')
+		}
+		b.WriteString(Part(p))
+	}
+	return b.String()
+}

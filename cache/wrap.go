@@ -1,0 +1,224 @@
+package cache
+
+import (
+	"context"
+	"time"
+)
+
+// WrapOption adjusts one Wrap call.
+type WrapOption func(*wrapConfig)
+
+type wrapConfig struct {
+	ttl    time.Duration
+	ttlSet bool
+}
+
+// TTL overrides the scope's DefaultTTL for the values this call stores.
+// Zero means no expiry.
+func TTL(d time.Duration) WrapOption {
+	return func(c *wrapConfig) { c.ttl, c.ttlSet = d, true }
+}
+
+func (s *Scope) ttlFor(opts []WrapOption) time.Duration {
+	if len(opts) == 0 {
+		return s.ttl
+	}
+	c := wrapConfig{ttl: s.ttl}
+	for _, o := range opts {
+		o(&c)
+	}
+	return c.ttl
+}
+
+// lookup reads key of the scope from the provider. Provider errors count as
+// misses.
+func (s *Scope) lookup(ctx context.Context, key string) ([]byte, bool) {
+	if s.bypass.n.Load() != 0 && s.bypass.covers(s.prefix+key, s.now()) {
+		return nil, false
+	}
+	if s.fast != nil {
+		return s.fast.getPrefixed(s.prefix, key)
+	}
+	v, ok, err := s.p.Get(ctx, s.prefix+key)
+	if err != nil {
+		s.report(opGet, err)
+		return nil, false
+	}
+	return v, ok
+}
+
+// Wrap returns the value cached under key, or loads it with load, stores it
+// and returns it. Concurrent misses on one key share one load; see the
+// package doc for what happens on errors, panics and cancellation.
+func Wrap[T any](ctx context.Context, s *Scope, key string, load func(context.Context) (T, error), opts ...WrapOption) (T, error) {
+	c := valueCodec[T]{codec: s.codec}
+	if raw, ok := s.lookup(ctx, key); ok {
+		v, err := c.decode(raw)
+		if err == nil {
+			s.stats.hits.add()
+			return v, nil
+		}
+		s.report(opGet, err) // an undecodable entry is a miss
+	}
+	return wrapMiss(ctx, s, key, c, load, opts)
+}
+
+// WrapBytes is Wrap for values that are bytes already, such as a JSON body
+// an HTTP handler serves as it is: stored and returned with no encoding. A
+// hit allocates nothing; the returned slice must not be modified.
+func WrapBytes(ctx context.Context, s *Scope, key string, load func(context.Context) ([]byte, error), opts ...WrapOption) ([]byte, error) {
+	if raw, ok := s.lookup(ctx, key); ok {
+		s.stats.hits.add()
+		return raw, nil
+	}
+	return wrapMiss(ctx, s, key, valueCodec[[]byte]{}, load, opts)
+}
+
+func wrapMiss[T any](ctx context.Context, s *Scope, key string, c valueCodec[T], load func(context.Context) (T, error), opts []WrapOption) (T, error) {
+	s.stats.misses.Add(1)
+	s.mu.Lock()
+	f, leader := s.joinLocked(s.prefix + key)
+	s.mu.Unlock()
+	if leader {
+		go s.run(ctx, []*flight{f}, s.ttlFor(opts), c.funcs(), func(ctx context.Context, _ []*flight) ([]any, error) {
+			v, err := load(ctx)
+			if err != nil {
+				return nil, err
+			}
+			return []any{v}, nil
+		})
+	}
+	if err := wait(ctx, f); err != nil {
+		var zero T
+		return zero, err
+	}
+	return result(f, c)
+}
+
+// result is what a flight gives one waiter of type T.
+func result[T any](f *flight, c valueCodec[T]) (T, error) {
+	if f.err != nil {
+		var zero T
+		return zero, f.err
+	}
+	if f.hasVal {
+		if v, ok := f.val.(T); ok {
+			return v, nil
+		}
+	}
+	return c.decode(f.raw)
+}
+
+// WrapMany returns one value per id, in order, each read through its own key
+// keyFor(id): hits come from the provider (in one batch where it can),
+// and each miss is loaded by load on its own, concurrently, sharing its
+// flight with any concurrent Wrap or WrapMany on the same key. If any load
+// fails, WrapMany returns the first error in id order.
+func WrapMany[ID comparable, T any](ctx context.Context, s *Scope, ids []ID, keyFor func(ID) string, load func(context.Context, ID) (T, error), opts ...WrapOption) ([]T, error) {
+	return wrapMany[ID, T](ctx, s, ids, keyFor, opts, func(leaders []*flight, leaderIDs []ID, c codecFuncs, ttl time.Duration) {
+		for i, f := range leaders {
+			id := leaderIDs[i]
+			go s.run(ctx, []*flight{f}, ttl, c, func(ctx context.Context, _ []*flight) ([]any, error) {
+				v, err := load(ctx, id)
+				if err != nil {
+					return nil, err
+				}
+				return []any{v}, nil
+			})
+		}
+	})
+}
+
+// WrapManyBatched is WrapMany with one loader call for all the misses: load
+// gets the ids that missed and that no concurrent call is loading already
+// (those are awaited instead), once each, in input order, and must return
+// one value per id in the same order.
+func WrapManyBatched[ID comparable, T any](ctx context.Context, s *Scope, ids []ID, keyFor func(ID) string, load func(context.Context, []ID) ([]T, error), opts ...WrapOption) ([]T, error) {
+	return wrapMany[ID, T](ctx, s, ids, keyFor, opts, func(leaders []*flight, leaderIDs []ID, c codecFuncs, ttl time.Duration) {
+		byFlight := make(map[*flight]ID, len(leaders))
+		for i, f := range leaders {
+			byFlight[f] = leaderIDs[i]
+		}
+		go s.run(ctx, leaders, ttl, c, func(ctx context.Context, fs []*flight) ([]any, error) {
+			batch := make([]ID, len(fs))
+			for i, f := range fs {
+				batch[i] = byFlight[f]
+			}
+			vs, err := load(ctx, batch)
+			if err != nil {
+				return nil, err
+			}
+			out := make([]any, len(vs))
+			for i, v := range vs {
+				out[i] = v
+			}
+			return out, nil
+		})
+	})
+}
+
+// startFunc starts the loads of the flights a bulk call leads.
+type startFunc[ID comparable] func(leaders []*flight, leaderIDs []ID, c codecFuncs, ttl time.Duration)
+
+func wrapMany[ID comparable, T any](ctx context.Context, s *Scope, ids []ID, keyFor func(ID) string, opts []WrapOption, start startFunc[ID]) ([]T, error) {
+	c := valueCodec[T]{codec: s.codec}
+	keys := make([]string, len(ids))
+	for i, id := range ids {
+		keys[i] = s.prefix + keyFor(id)
+	}
+	out := make([]T, len(ids))
+	raws := s.lookupFull(ctx, keys)
+
+	var missing []int
+	for i, raw := range raws {
+		if raw != nil {
+			v, err := c.decode(raw)
+			if err == nil {
+				out[i] = v
+				s.stats.hits.add()
+				continue
+			}
+			s.report(opGet, err)
+		}
+		missing = append(missing, i)
+	}
+	if len(missing) == 0 {
+		return out, nil
+	}
+
+	// Join or lead one flight per distinct missing key, in input order.
+	flights := make(map[string]*flight, len(missing))
+	var leaders []*flight
+	var leaderIDs []ID
+	s.mu.Lock()
+	for _, i := range missing {
+		if _, seen := flights[keys[i]]; seen {
+			continue
+		}
+		s.stats.misses.Add(1)
+		f, leader := s.joinLocked(keys[i])
+		flights[keys[i]] = f
+		if leader {
+			leaders = append(leaders, f)
+			leaderIDs = append(leaderIDs, ids[i])
+		}
+	}
+	s.mu.Unlock()
+	if len(leaders) > 0 {
+		start(leaders, leaderIDs, c.funcs(), s.ttlFor(opts))
+	}
+
+	for _, i := range missing {
+		if err := wait(ctx, flights[keys[i]]); err != nil {
+			return nil, err
+		}
+	}
+	for _, i := range missing {
+		v, err := result(flights[keys[i]], c)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = v
+	}
+	return out, nil
+}
