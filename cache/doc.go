@@ -42,10 +42,14 @@
 //     provider keeps a bounded log.
 //
 // Within one process these hold for any Provider. Across processes (several
-// servers on one Redis) rule 1 needs the provider's help: a provider that
+// servers on one Redis) they need the provider's help: a provider that
 // implements Guard checks, atomically inside the store, that no invalidation
 // covering a key happened since the load began before it stores the value.
-// Rule 2 is per process: a server cannot join another server's load.
+// A refused store tells the scope that another process invalidated the key
+// while it loaded, so the load runs again before its waiters are answered
+// (some may have joined after that invalidation returned); and a load is
+// joinable only while its loader runs, never while the provider is
+// answering for it, so nobody joins after the answer that made it fresh.
 //
 // # Failures
 //

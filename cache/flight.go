@@ -85,11 +85,69 @@ func (s *Scope) run(parent context.Context, fs []*flight, ttl time.Duration, c c
 	//	caller A: no flight for k → leads a new one → loads again
 	//
 	// Reading again after joining the table makes A find F's value.
-	pending := s.recheck(ctx, fs, c.decode)
-	if len(pending) == 0 {
+	if s.guard == nil {
+		if pending := s.recheck(ctx, fs, c.decode); len(pending) > 0 {
+			s.loadAndStore(ctx, pending, ttl, c, load, false)
+		}
 		return
 	}
 
+	// With a Guard provider another process may invalidate a key at any
+	// moment, unseen by settle. A value is known fresh only as of the
+	// provider's answer (the re-check Get, or the guarded store); a caller
+	// that joined after that answer could get a value older than an
+	// invalidation that returned before it joined:
+	//
+	//	flight F:  Get(k) → v0 ............................... answer to waiters
+	//	process B:          db.write, Invalidate(k) returns
+	//	caller R:                                   joins F → v0 (stale)
+	//
+	// So the flight is out of the table while the provider answers, and in
+	// it (joinable) only while the loader runs.
+	pending := fs
+	for attempt := 1; len(pending) > 0; attempt++ {
+		s.detachAll(pending)
+		if pending = s.recheck(ctx, pending, c.decode); len(pending) == 0 {
+			return
+		}
+		s.attachAll(pending)
+		pending = s.loadAndStore(ctx, pending, ttl, c, load, attempt < maxGuardAttempts)
+	}
+}
+
+// detachAll takes fs out of the table.
+func (s *Scope) detachAll(fs []*flight) {
+	s.mu.Lock()
+	for _, f := range fs {
+		s.detachLocked(f)
+	}
+	s.mu.Unlock()
+}
+
+// attachAll puts fs back in the table where no other flight took their key.
+func (s *Scope) attachAll(fs []*flight) {
+	s.mu.Lock()
+	for _, f := range fs {
+		if s.flights[f.key] == nil {
+			s.flights[f.key] = f
+		}
+	}
+	s.mu.Unlock()
+}
+
+// maxGuardAttempts bounds how often a flight loads again because a Guard
+// provider refused its value.
+const maxGuardAttempts = 3
+
+// loadAndStore loads pending with one call to load and stores the values. It
+// returns the flights to load again: those whose store a Guard provider
+// refused because another process invalidated their key meanwhile, when
+// retry is set. Such a flight may have been joined, in this process, after
+// that other process's Invalidate returned; giving its waiters the refused
+// value would show them data from before that write, so it loads again
+// instead and they wait for the fresh value. After the last attempt the
+// waiters get the refused value, unstored.
+func (s *Scope) loadAndStore(ctx context.Context, pending []*flight, ttl time.Duration, c codecFuncs, load loadFunc, retry bool) (again []*flight) {
 	// With a Guard provider, take the token before loading: any
 	// invalidation after this point, by any process, refuses the store.
 	var token uint64
@@ -110,15 +168,15 @@ func (s *Scope) run(parent context.Context, fs []*flight, ttl time.Duration, c c
 	if err != nil {
 		s.mu.Lock()
 		for _, f := range pending {
-			f.err = err
+			f.val, f.hasVal, f.raw, f.err = nil, false, nil, err
 			s.detachLocked(f)
 		}
 		s.mu.Unlock()
-		return
+		return nil
 	}
 
 	for i, f := range pending {
-		f.val, f.hasVal = vals[i], true
+		f.val, f.hasVal, f.raw = vals[i], true, nil
 		raw, err := c.encode(vals[i])
 		if err != nil {
 			s.report(opSet, fmt.Errorf("cache: encode %s: %w", f.key, err))
@@ -141,25 +199,42 @@ func (s *Scope) run(parent context.Context, fs []*flight, ttl time.Duration, c c
 		case !storable || f.raw == nil:
 			s.detachLocked(f)
 		default:
-			f.stored = make(chan struct{})
 			storing = append(storing, f)
 			entries = append(entries, Entry{Key: f.key, Value: f.raw, TTL: ttl})
+			if s.guard != nil {
+				// The guarded store is the provider's answer: nobody
+				// may join after it (see run). Invalidate need not wait
+				// for it either: the guard orders it in the store.
+				s.detachLocked(f)
+			} else {
+				f.stored = make(chan struct{})
+			}
 		}
 	}
 	s.mu.Unlock()
 	if len(storing) == 0 {
-		return
+		return nil
 	}
 
 	s.bypass.observe(ttl)
-	s.store(ctx, token, entries)
+	dropped := s.store(ctx, token, entries)
 
 	s.mu.Lock()
-	for _, f := range storing {
-		close(f.stored)
+	for i, f := range storing {
+		if f.stored != nil {
+			close(f.stored)
+			f.stored = nil
+		}
 		s.detachLocked(f)
+		if len(dropped) > 0 && dropped[0] == i {
+			dropped = dropped[1:]
+			if retry && !f.doomed {
+				again = append(again, f)
+			}
+		}
 	}
 	s.mu.Unlock()
+	return again
 }
 
 // codecFuncs are a valueCodec's methods with T erased.
@@ -211,21 +286,24 @@ func (s *Scope) callLoader(ctx context.Context, load loadFunc, fs []*flight) (va
 	return load(ctx, fs)
 }
 
-// store writes entries, through the provider's guard when it has one.
-func (s *Scope) store(ctx context.Context, token uint64, entries []Entry) {
+// store writes entries, through the provider's guard when it has one, and
+// returns the ascending indexes of the entries the guard refused.
+func (s *Scope) store(ctx context.Context, token uint64, entries []Entry) (dropped []int) {
 	if s.guard != nil {
 		dropped, err := s.guard.SetGuarded(ctx, token, entries)
-		s.stats.stale.Add(uint64(dropped))
 		if err != nil {
 			s.report(opSet, err)
+			return nil
 		}
-		return
+		s.stats.stale.Add(uint64(len(dropped)))
+		return dropped
 	}
 	for _, e := range entries {
 		if err := s.p.Set(ctx, e.Key, e.Value, e.TTL); err != nil {
 			s.report(opSet, err)
 		}
 	}
+	return nil
 }
 
 // lookupFull reads scoped keys from the provider in one batch where it can;

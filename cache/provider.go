@@ -70,9 +70,9 @@ type Guard interface {
 	Token(ctx context.Context) (uint64, error)
 
 	// SetGuarded stores each entry unless an invalidation covering its key
-	// took effect after token was issued, and returns how many entries it
-	// dropped for that reason.
-	SetGuarded(ctx context.Context, token uint64, entries []Entry) (dropped int, err error)
+	// took effect after token was issued, and returns the indexes (into
+	// entries, ascending) of the entries it dropped for that reason.
+	SetGuarded(ctx context.Context, token uint64, entries []Entry) (dropped []int, err error)
 }
 
 // prefixedGetter is the zero-allocation hit path of the in-process provider:

@@ -215,7 +215,12 @@ func setGuarded(t *testing.T, g cache.Guard, tok uint64, entries ...cache.Entry)
 	if err != nil {
 		t.Fatalf("SetGuarded: %v", err)
 	}
-	return dropped
+	for i, d := range dropped {
+		if d < 0 || d >= len(entries) || i > 0 && d <= dropped[i-1] {
+			t.Fatalf("SetGuarded returned dropped indexes %v for %d entries; want ascending indexes into entries", dropped, len(entries))
+		}
+	}
+	return len(dropped)
 }
 
 func entry(key, value string) cache.Entry {
@@ -704,6 +709,10 @@ func (s *suite) testGuardMixed(t *testing.T, p cache.Provider) {
 	}
 	for _, k := range []string{"x:2", "y", "z"} {
 		wantValue(t, p, k, "fresh")
+	}
+	dropped, err := g.SetGuarded(t.Context(), tok, []cache.Entry{entry("x:2", "again"), entry("x:1", "stale"), entry("z", "again")})
+	if err != nil || len(dropped) != 1 || dropped[0] != 1 {
+		t.Errorf("SetGuarded dropped indexes %v, %v; want [1] (the x:1 entry)", dropped, err)
 	}
 }
 

@@ -123,11 +123,11 @@ func (p *mapProvider) Token(context.Context) (uint64, error) {
 	return uint64(len(p.log)), nil
 }
 
-func (p *mapProvider) SetGuarded(_ context.Context, token uint64, entries []cache.Entry) (int, error) {
+func (p *mapProvider) SetGuarded(_ context.Context, token uint64, entries []cache.Entry) ([]int, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	dropped := 0
-	for _, e := range entries {
+	var dropped []int
+	for i, e := range entries {
 		covered := false
 		for _, inv := range p.log[token:] {
 			if inv.target == e.Key || inv.prefix && strings.HasPrefix(e.Key, inv.target) {
@@ -136,7 +136,7 @@ func (p *mapProvider) SetGuarded(_ context.Context, token uint64, entries []cach
 			}
 		}
 		if covered {
-			dropped++
+			dropped = append(dropped, i)
 			continue
 		}
 		p.set(e.Key, e.Value, e.TTL)

@@ -250,29 +250,34 @@ func (p *Provider) Token(ctx context.Context) (uint64, error) {
 }
 
 // SetGuarded stores entries, in one script call, unless an invalidation
-// covering an entry's key was recorded after token. It drops every entry
-// when token is older than the oldest invalidation the log remembers.
-func (p *Provider) SetGuarded(ctx context.Context, token uint64, entries []cache.Entry) (int, error) {
+// covering an entry's key was recorded after token, and returns the indexes
+// of the entries it dropped. It drops every entry when token is older than
+// the oldest invalidation the log remembers.
+func (p *Provider) SetGuarded(ctx context.Context, token uint64, entries []cache.Entry) ([]int, error) {
 	if len(entries) == 0 {
-		return 0, nil
+		return nil, nil
 	}
 	args := make([]any, 0, 2+3*len(entries))
 	args = append(args, strconv.FormatUint(token, 10), p.data)
 	for _, e := range entries {
 		ms, err := ttlMillis(e.TTL)
 		if err != nil {
-			return 0, fmt.Errorf("rediscache: set guarded: %w", err)
+			return nil, fmt.Errorf("rediscache: set guarded: %w", err)
 		}
 		args = append(args, e.Key, e.Value, ms)
 	}
 	opCtx, cancel, err := p.start(ctx, "set guarded")
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
-	dropped, err := setGuardedScript.Run(opCtx, p.client, p.guardKeys, args...).Int()
+	idx, err := setGuardedScript.Run(opCtx, p.client, p.guardKeys, args...).Int64Slice()
 	cancel()
 	if err := p.finish(ctx, "set guarded", err); err != nil {
-		return 0, err
+		return nil, err
+	}
+	dropped := make([]int, len(idx))
+	for i, v := range idx {
+		dropped[i] = int(v)
 	}
 	return dropped, nil
 }

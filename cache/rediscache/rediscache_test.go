@@ -35,7 +35,7 @@ func TestNamespacesAreSeparate(t *testing.T) {
 		t.Fatalf("b.Get(k) = found %v, %v; want a miss", found, err)
 	}
 	if n, err := b.DeleteByPrefix(ctx, ""); err != nil || n != 0 {
-		t.Fatalf("b.DeleteByPrefix(\"\") = %d, %v; want 0", n, err)
+		t.Fatalf("b.DeleteByPrefix(\"\") = %v, %v; want 0", n, err)
 	}
 	if v, found, err := a.Get(ctx, "k"); err != nil || !found || string(v) != "a" {
 		t.Fatalf("a.Get(k) = %q, %v, %v; want a", v, found, err)
@@ -77,7 +77,8 @@ func TestGuardAcrossClients(t *testing.T) {
 			if err := tc.invalidate(ctx, b); err != nil {
 				t.Fatal(err)
 			}
-			dropped, err := a.SetGuarded(ctx, tok, []cache.Entry{{Key: "obj:1", Value: []byte("loaded")}})
+			idx, err := a.SetGuarded(ctx, tok, []cache.Entry{{Key: "obj:1", Value: []byte("loaded")}})
+			dropped := len(idx)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -115,8 +116,8 @@ func TestGuardLogTrimming(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if dropped, err := p.SetGuarded(ctx, tok, entries); err != nil || dropped != 0 {
-		t.Fatalf("SetGuarded after 3 unrelated invalidations = %d, %v; want 0", dropped, err)
+	if dropped, err := p.SetGuarded(ctx, tok, entries); err != nil || len(dropped) != 0 {
+		t.Fatalf("SetGuarded after 3 unrelated invalidations = %v, %v; want 0", dropped, err)
 	}
 
 	// Beyond it, the guard cannot check and refuses.
@@ -129,8 +130,8 @@ func TestGuardLogTrimming(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if dropped, err := p.SetGuarded(ctx, tok, entries); err != nil || dropped != 1 {
-		t.Fatalf("SetGuarded with a token older than the log = %d, %v; want 1", dropped, err)
+	if dropped, err := p.SetGuarded(ctx, tok, entries); err != nil || len(dropped) != 1 {
+		t.Fatalf("SetGuarded with a token older than the log = %v, %v; want 1", dropped, err)
 	}
 	if n := c.ZCard(ctx, logKey(ns)).Val(); n != 4 {
 		t.Errorf("log holds %d records, want 4", n)
@@ -141,8 +142,8 @@ func TestGuardLogTrimming(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if dropped, err := p.SetGuarded(ctx, tok, entries); err != nil || dropped != 0 {
-		t.Fatalf("SetGuarded with a fresh token = %d, %v; want 0", dropped, err)
+	if dropped, err := p.SetGuarded(ctx, tok, entries); err != nil || len(dropped) != 0 {
+		t.Fatalf("SetGuarded with a fresh token = %v, %v; want 0", dropped, err)
 	}
 }
 
@@ -193,8 +194,8 @@ func TestGuardRefusesAfterLosingItsState(t *testing.T) {
 					}
 				}
 				dropped, err := p.SetGuarded(ctx, tok, entries)
-				if err != nil || dropped != 1 {
-					t.Fatalf("SetGuarded = %d, %v; want 1", dropped, err)
+				if err != nil || len(dropped) != 1 {
+					t.Fatalf("SetGuarded = %v, %v; want 1", dropped, err)
 				}
 				if found, _ := p.Has(ctx, "k"); found {
 					t.Fatal("the stale value was stored")
@@ -204,8 +205,8 @@ func TestGuardRefusesAfterLosingItsState(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if dropped, err := p.SetGuarded(ctx, tok, entries); err != nil || dropped != 0 {
-					t.Fatalf("SetGuarded with a fresh token = %d, %v; want 0", dropped, err)
+				if dropped, err := p.SetGuarded(ctx, tok, entries); err != nil || len(dropped) != 0 {
+					t.Fatalf("SetGuarded with a fresh token = %v, %v; want 0", dropped, err)
 				}
 			})
 		}

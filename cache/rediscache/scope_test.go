@@ -44,16 +44,22 @@ func TestScopesOnTwoInstances(t *testing.T) {
 			a, b := cache.NewScope(pa, opts), cache.NewScope(pb, opts)
 
 			started, release := make(chan struct{}), make(chan struct{})
+			var first sync.Once
 			type result struct {
 				v   string
 				err error
 			}
 			done := make(chan result, 1)
 			go func() {
+				calls := 0
 				v, err := cache.Wrap(ctx, a, "objective:1", func(context.Context) (string, error) {
-					close(started)
+					calls++
+					first.Do(func() { close(started) })
 					<-release
-					return "old", nil
+					if calls == 1 {
+						return "old", nil
+					}
+					return "reloaded", nil
 				})
 				done <- result{v, err}
 			}()
@@ -64,12 +70,16 @@ func TestScopesOnTwoInstances(t *testing.T) {
 			}
 			close(release)
 			r := <-done
-			if r.err != nil || r.v != "old" {
-				t.Fatalf("Wrap on A = %q, %v; want the loaded value", r.v, r.err)
+			// The guard refuses "old", so A loads again: a read of A's may
+			// have joined after B's Invalidate returned.
+			if r.err != nil || r.v != "reloaded" {
+				t.Fatalf("Wrap on A = %q, %v; want the value it loaded again after the refused store", r.v, r.err)
 			}
-
-			if found, err := pb.Has(ctx, "slo:objective:1"); err != nil || found {
-				t.Fatalf("Has(slo:objective:1) = %v, %v after the invalidation; the stale value reached Redis", found, err)
+			if v, found, err := pb.Get(ctx, "slo:objective:1"); err != nil || found && string(v) != `"reloaded"` {
+				t.Fatalf("Get(slo:objective:1) = %q, %v, %v after the invalidation; the stale value reached Redis", v, found, err)
+			}
+			if _, err := b.InvalidatePrefix(ctx, ""); err != nil {
+				t.Fatal(err)
 			}
 			loaded := false
 			v, err := cache.Wrap(ctx, b, "objective:1", func(context.Context) (string, error) {
@@ -149,11 +159,11 @@ func (p slowProvider) DeleteByPrefix(ctx context.Context, prefix string) (int, e
 	return p.Provider.DeleteByPrefix(ctx, prefix)
 }
 
-func (p slowProvider) SetGuarded(ctx context.Context, token uint64, entries []cache.Entry) (int, error) {
+func (p slowProvider) SetGuarded(ctx context.Context, token uint64, entries []cache.Entry) ([]int, error) {
 	pause()
-	n, err := p.Provider.SetGuarded(ctx, token, entries)
-	p.dropped.Add(int64(n))
-	return n, err
+	dropped, err := p.Provider.SetGuarded(ctx, token, entries)
+	p.dropped.Add(int64(len(dropped)))
+	return dropped, err
 }
 
 // TestNoStaleReadsAcrossInstances runs readers and writers on two instances
@@ -261,7 +271,7 @@ func TestNoStaleReadsAcrossInstances(t *testing.T) {
 		t.Fatal("the test did no work")
 	}
 	if n := staleFromJoin.Load(); n > 0 {
-		t.Logf("%d reads joined a load their instance began before the other instance's Invalidate (see TestReadAfterAnotherInstanceInvalidated)", n)
+		t.Errorf("%d reads got a value loaded before another instance's Invalidate (see TestReadAfterAnotherInstanceInvalidated)", n)
 	}
 	if n := staleFromRedis.Load(); n != 0 {
 		t.Fatalf("%d stale reads served from Redis", n)
@@ -323,8 +333,8 @@ func TestReadAfterAnotherInstanceInvalidated(t *testing.T) {
 	}
 	close(release)
 
-	if r := <-r1; r.err != nil || r.v != 0 {
-		t.Fatalf("first read = %d, %v; want 0, the version it loaded", r.v, r.err)
+	if r := <-r1; r.err != nil || r.v > 1 {
+		t.Fatalf("first read = %d, %v; want 0 or 1", r.v, r.err)
 	}
 	r := <-r2
 	if r.err != nil {
@@ -334,9 +344,6 @@ func TestReadAfterAnotherInstanceInvalidated(t *testing.T) {
 		t.Fatalf("Has = %v, %v: the stale value reached Redis", found, err)
 	}
 	if r.v != 1 {
-		t.Skip("known limitation of cache.Scope with several instances: a read that started after " +
-			"another instance's Invalidate returned joined a load its own instance began before it, " +
-			"and got the old value (single-flight is per process; see package cache, rule 2). " +
-			"Redis held no stale value.")
+		t.Fatalf("a read that started after another instance's Invalidate returned got version %d, want 1", r.v)
 	}
 }

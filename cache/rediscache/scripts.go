@@ -129,7 +129,8 @@ return removed
 `)
 
 // setGuardedScript stores each entry unless an invalidation covering its key
-// was recorded after the token, and returns how many it dropped.
+// was recorded after the token, and returns the 0-based indexes of the
+// entries it dropped.
 //
 //	KEYS    seq, log, floor, idx
 //	ARGV    token, data key prefix, then key, value, ttl in ms per entry
@@ -180,7 +181,11 @@ elseif seq > token then
 end
 
 if dropAll then
-  return n
+  local all = {}
+  for i = 1, n do
+    all[i] = i - 1
+  end
+  return all
 end
 
 local function covered(key)
@@ -199,12 +204,12 @@ local function covered(key)
   return false
 end
 
-local dropped = 0
+local dropped = {}
 local stored = 0
 for i = 3, #ARGV, 3 do
   local key = ARGV[i]
   if covered(key) then
-    dropped = dropped + 1
+    dropped[#dropped + 1] = (i - 3) / 3
   else
     store(KEYS[4], ARGV[2], key, ARGV[i + 1], ARGV[i + 2])
     stored = stored + 1
