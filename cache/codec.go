@@ -16,7 +16,11 @@ type valueCodec[T any] struct {
 
 func (c valueCodec[T]) encode(v any) ([]byte, error) {
 	if c.codec == nil {
-		return v.([]byte), nil
+		b := v.([]byte)
+		if b == nil {
+			b = []byte{} // nil marks "not encodable"; an empty body is a value
+		}
+		return b, nil
 	}
 	return c.codec.Marshal(v)
 }

@@ -208,6 +208,7 @@ func (s *Scope) loadAndStore(ctx context.Context, pending []*flight, ttl time.Du
 				s.detachLocked(f)
 			} else {
 				f.stored = make(chan struct{})
+				s.storing[f] = struct{}{}
 			}
 		}
 	}
@@ -224,6 +225,7 @@ func (s *Scope) loadAndStore(ctx context.Context, pending []*flight, ttl time.Du
 		if f.stored != nil {
 			close(f.stored)
 			f.stored = nil
+			delete(s.storing, f)
 		}
 		s.detachLocked(f)
 		if len(dropped) > 0 && dropped[0] == i {

@@ -85,6 +85,7 @@ type Scope struct {
 
 	mu      sync.Mutex
 	flights map[string]*flight // by scoped key; only loads a new reader may join
+	storing map[*flight]struct{} // flights whose Set is under way, joinable or not
 	bypass  bypassSet          // keys whose invalidation failed; see bypass.go
 
 	clock func() time.Time // nil: time.Now; set by tests
@@ -105,6 +106,7 @@ func NewScope(p Provider, opts ScopeOptions) *Scope {
 		onError:     opts.OnError,
 		codec:       opts.Codec,
 		flights:     make(map[string]*flight),
+		storing:     make(map[*flight]struct{}),
 	}
 	if s.loadTimeout <= 0 {
 		s.loadTimeout = 30 * time.Second
@@ -131,8 +133,10 @@ func (s *Scope) Name() string { return s.name }
 // provider until the entry must have expired (see the package doc).
 func (s *Scope) Invalidate(ctx context.Context, key string) error {
 	full := s.prefix + key
-	s.settle(func(k string) bool { return k == full })
+	match := func(k string) bool { return k == full }
+	s.settle(match)
 	err := s.p.Delete(ctx, full)
+	s.detachMatching(match)
 	if err != nil {
 		s.report(opDelete, err)
 		s.bypass.add(full, false, s.now())
@@ -148,8 +152,10 @@ func (s *Scope) Invalidate(ctx context.Context, key string) error {
 // under prefix, including keys that were never cached or invalidated before.
 func (s *Scope) InvalidatePrefix(ctx context.Context, prefix string) (int, error) {
 	full := s.prefix + prefix
-	s.settle(func(k string) bool { return strings.HasPrefix(k, full) })
+	match := func(k string) bool { return strings.HasPrefix(k, full) }
+	s.settle(match)
 	n, err := s.p.DeleteByPrefix(ctx, full)
+	s.detachMatching(match)
 	if err != nil {
 		s.report(opDeleteByPrefix, err)
 		s.bypass.add(full, true, s.now())
@@ -161,8 +167,10 @@ func (s *Scope) InvalidatePrefix(ctx context.Context, prefix string) (int, error
 
 // settle detaches every flight whose key matches, so that no new reader
 // joins it; dooms those that have not begun to store, so they never will;
-// and waits for those already storing, so that the delete that follows
-// lands after their write.
+// and waits for every store of a matching key under way, so that the delete
+// that follows lands after their write. That includes stores of flights an
+// earlier, concurrent invalidation detached: it waits for them too, but
+// this invalidation may not return before they land either.
 //
 // Timeline that the wait prevents, with a slow provider:
 //
@@ -177,10 +185,13 @@ func (s *Scope) settle(match func(key string) bool) {
 			continue
 		}
 		delete(s.flights, k)
-		if f.stored != nil {
-			storing = append(storing, f.stored)
-		} else {
+		if f.stored == nil {
 			f.doomed = true
+		}
+	}
+	for f := range s.storing {
+		if match(f.key) {
+			storing = append(storing, f.stored)
 		}
 	}
 	s.mu.Unlock()
@@ -195,6 +206,31 @@ func (s *Scope) settle(match func(key string) bool) {
 // testHookSettleWait, when set by a test, runs just before settle waits
 // for stores under way.
 var testHookSettleWait func()
+
+// detachMatching runs once the provider's delete is over. A flight that
+// began between settle and the end of the delete may have read the old
+// entry when it checked the provider again:
+//
+//	Invalidate:  settle ── Delete(k) sent ............ applied ── return
+//	flight G:             joins table ── Get(k) → old
+//	reader R:                                                  joins G → old
+//
+// so such flights leave the table too. Their waiters all started before
+// Invalidate returned. They are doomed as well: out of the table, a later
+// invalidation could not find them, and what they load may predate its
+// write. A flight already storing is fine: settle finds it in s.storing.
+func (s *Scope) detachMatching(match func(key string) bool) {
+	s.mu.Lock()
+	for k, f := range s.flights {
+		if match(k) {
+			delete(s.flights, k)
+			if f.stored == nil {
+				f.doomed = true
+			}
+		}
+	}
+	s.mu.Unlock()
+}
 
 func (s *Scope) now() time.Time {
 	if s.clock != nil {
