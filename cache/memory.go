@@ -27,9 +27,10 @@ const (
 	defaultMaxEntries = 100_000
 	defaultMaxBytes   = 256 << 20
 	maxShards         = 64
-	minShardEntries   = 256 // fewer than this per shard: use fewer shards
-	entryOverhead     = 96  // bytes of bookkeeping per entry, roughly
-	stackKeyLen       = 192 // prefixed keys up to this length are built on the stack
+	minShardEntries   = 256     // fewer than this per shard: use fewer shards
+	minShardBytes     = 1 << 20 // likewise for bytes
+	entryOverhead     = 96      // bytes of bookkeeping per entry, roughly
+	stackKeyLen       = 192     // prefixed keys up to this length are built on the stack
 )
 
 // Memory is an in-process Provider. Reads take a shard's read lock only;
@@ -94,7 +95,7 @@ func NewMemory(opts MemoryOptions) *Memory {
 		opts.MaxBytes = defaultMaxBytes
 	}
 	n := 1
-	for n < maxShards && opts.MaxEntries/(n*2) >= minShardEntries {
+	for n < maxShards && opts.MaxEntries/(n*2) >= minShardEntries && opts.MaxBytes/int64(n*2) >= minShardBytes {
 		n *= 2
 	}
 	m := &Memory{

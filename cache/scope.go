@@ -84,9 +84,9 @@ type Scope struct {
 	stats counters
 
 	mu      sync.Mutex
-	flights map[string]*flight // by scoped key; only loads a new reader may join
+	flights map[string]*flight   // by scoped key; only loads a new reader may join
 	storing map[*flight]struct{} // flights whose Set is under way, joinable or not
-	bypass  bypassSet          // keys whose invalidation failed; see bypass.go
+	bypass  bypassSet            // keys whose invalidation failed; see bypass.go
 
 	clock func() time.Time // nil: time.Now; set by tests
 }
