@@ -19,6 +19,10 @@ type flight struct {
 	raw    []byte // the encoded value (nil if it could not be encoded)
 	err    error
 
+	// prev, with a Guard provider, is the flight on key that was sealed
+	// when this one was created: this one starts once prev is done.
+	prev *flight
+
 	// Guarded by Scope.mu.
 	doomed bool          // an invalidation covered key: never store
 	stored chan struct{} // non-nil while storing; closed when the store is over
@@ -35,7 +39,7 @@ func (s *Scope) joinLocked(key string) (f *flight, leader bool) {
 		s.stats.shared.Add(1)
 		return f, false
 	}
-	f = &flight{key: key, done: make(chan struct{})}
+	f = &flight{key: key, done: make(chan struct{}), prev: s.sealed[key]}
 	s.flights[key] = f
 	return f, true
 }
@@ -102,34 +106,67 @@ func (s *Scope) run(parent context.Context, fs []*flight, ttl time.Duration, c c
 	//	process B:          db.write, Invalidate(k) returns
 	//	caller R:                                   joins F → v0 (stale)
 	//
-	// So the flight is out of the table while the provider answers, and in
-	// it (joinable) only while the loader runs.
+	// So the flight is sealed (out of the table) while the provider answers,
+	// and joinable only while the loader runs. A caller that misses while
+	// it is sealed leads a successor flight, which others join and which
+	// starts when the sealed one is done: by then the value is usually
+	// stored, so the successor's re-check finds it and a burst of misses
+	// still costs one load.
+	defer s.unsealAll(fs)
+	for _, f := range fs {
+		if f.prev != nil {
+			select {
+			case <-f.prev.done:
+			case <-ctx.Done():
+			}
+			f.prev = nil
+		}
+	}
 	pending := fs
 	for attempt := 1; len(pending) > 0; attempt++ {
-		s.detachAll(pending)
+		s.seal(pending)
 		if pending = s.recheck(ctx, pending, c.decode); len(pending) == 0 {
 			return
 		}
-		s.attachAll(pending)
+		s.reopen(pending)
 		pending = s.loadAndStore(ctx, pending, ttl, c, load, attempt < maxGuardAttempts)
 	}
 }
 
-// detachAll takes fs out of the table.
-func (s *Scope) detachAll(fs []*flight) {
+// seal takes fs out of the table while the provider answers for them.
+func (s *Scope) seal(fs []*flight) {
 	s.mu.Lock()
 	for _, f := range fs {
-		s.detachLocked(f)
+		s.sealLocked(f)
 	}
 	s.mu.Unlock()
 }
 
-// attachAll puts fs back in the table where no other flight took their key.
-func (s *Scope) attachAll(fs []*flight) {
+func (s *Scope) sealLocked(f *flight) {
+	s.detachLocked(f)
+	s.sealed[f.key] = f
+}
+
+// reopen puts fs back in the table, where no successor took their key.
+func (s *Scope) reopen(fs []*flight) {
 	s.mu.Lock()
 	for _, f := range fs {
 		if s.flights[f.key] == nil {
 			s.flights[f.key] = f
+			if s.sealed[f.key] == f {
+				delete(s.sealed, f.key)
+			}
+		}
+	}
+	s.mu.Unlock()
+}
+
+// unsealAll forgets fs as sealed flights once they are done.
+func (s *Scope) unsealAll(fs []*flight) {
+	s.mu.Lock()
+	for _, f := range fs {
+		if s.sealed[f.key] == f {
+			delete(s.sealed, f.key)
 		}
 	}
 	s.mu.Unlock()
@@ -205,7 +242,7 @@ func (s *Scope) loadAndStore(ctx context.Context, pending []*flight, ttl time.Du
 				// The guarded store is the provider's answer: nobody
 				// may join after it (see run). Invalidate need not wait
 				// for it either: the guard orders it in the store.
-				s.detachLocked(f)
+				s.sealLocked(f)
 			} else {
 				f.stored = make(chan struct{})
 				s.storing[f] = struct{}{}

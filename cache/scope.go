@@ -86,6 +86,9 @@ type Scope struct {
 	mu      sync.Mutex
 	flights map[string]*flight   // by scoped key; only loads a new reader may join
 	storing map[*flight]struct{} // flights whose Set is under way, joinable or not
+	// sealed holds, with a Guard provider, the flight of each key that is
+	// out of the table while the provider answers for it; see run.
+	sealed map[string]*flight
 	bypass  bypassSet            // keys whose invalidation failed; see bypass.go
 
 	clock func() time.Time // nil: time.Now; set by tests
@@ -107,6 +110,7 @@ func NewScope(p Provider, opts ScopeOptions) *Scope {
 		codec:       opts.Codec,
 		flights:     make(map[string]*flight),
 		storing:     make(map[*flight]struct{}),
+		sealed:      make(map[string]*flight),
 	}
 	if s.loadTimeout <= 0 {
 		s.loadTimeout = 30 * time.Second
