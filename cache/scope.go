@@ -89,7 +89,7 @@ type Scope struct {
 	// sealed holds, with a Guard provider, the flight of each key that is
 	// out of the table while the provider answers for it; see run.
 	sealed map[string]*flight
-	bypass  bypassSet            // keys whose invalidation failed; see bypass.go
+	bypass bypassSet // keys whose invalidation failed; see bypass.go
 
 	clock func() time.Time // nil: time.Now; set by tests
 }
