@@ -1,0 +1,247 @@
+// Package rpc is how a domain declares its HTTP procedures: a name, whether
+// it reads or mutates, who may call it, and a typed function. The server
+// (internal/server) routes POST /api/<domain>/<name> to it, decodes the body
+// strictly into the input type, checks the caller against Access, validates
+// the input, and encodes the result; domains never touch HTTP.
+//
+//	rpc.Query("catalog", "getSystem", rpc.User,
+//		func(ctx context.Context, r *rpc.Request, in GetSystemInput) (System, error) { ... })
+//
+// An input type may implement Validator; its error, built with Invalid,
+// names the field. Errors of type *Error carry their status and a message
+// safe to show; any other error is a 500 whose details are logged, never
+// sent.
+package rpc
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+)
+
+// Access says who may call a procedure.
+type Access int
+
+const (
+	Public Access = iota // anyone, signed in or not
+	User                 // any signed-in user
+	Admin                // signed-in admins only
+)
+
+func (a Access) String() string {
+	switch a {
+	case Public:
+		return "public"
+	case User:
+		return "user"
+	default:
+		return "admin"
+	}
+}
+
+// Kind says whether a procedure reads or changes state.
+type Kind int
+
+const (
+	Read Kind = iota
+	Mutation
+)
+
+func (k Kind) String() string {
+	if k == Read {
+		return "read"
+	}
+	return "mutation"
+}
+
+// Role is a user's role.
+type Role string
+
+const (
+	RoleAdmin Role = "admin"
+	RoleUser  Role = "user"
+)
+
+// Principal is who is calling. The zero value is an anonymous caller.
+type Principal struct {
+	UserID string
+	Email  string
+	Name   string
+	Role   Role
+}
+
+// SignedIn reports whether the caller is a user.
+func (p Principal) SignedIn() bool { return p.UserID != "" }
+
+// IsAdmin reports whether the caller is an admin.
+func (p Principal) IsAdmin() bool { return p.SignedIn() && p.Role == RoleAdmin }
+
+// Allows reports whether p may call a procedure with access a.
+func (p Principal) Allows(a Access) bool {
+	switch a {
+	case Public:
+		return true
+	case User:
+		return p.SignedIn()
+	default:
+		return p.IsAdmin()
+	}
+}
+
+// Request is one call: the caller, and the little of HTTP a procedure may
+// need (its address for rate limits, cookies for sessions).
+type Request struct {
+	Principal  Principal
+	RemoteAddr string // the client's IP address, without port
+	HTTP       *http.Request
+	// Header is the response's header; a procedure may set cookies on it.
+	Header http.Header
+}
+
+// SetCookie adds a Set-Cookie header to the response.
+func (r *Request) SetCookie(c *http.Cookie) {
+	if v := c.String(); v != "" {
+		r.Header.Add("Set-Cookie", v)
+	}
+}
+
+// Validator is implemented by inputs that check themselves after decoding.
+type Validator interface {
+	Validate() error
+}
+
+// Procedure is one callable procedure. Build it with Query, Mutate or
+// QueryJSON.
+type Procedure struct {
+	Domain string
+	Name   string
+	Kind   Kind
+	Access Access
+
+	call func(ctx context.Context, r *Request, body []byte) (json.RawMessage, error)
+}
+
+// Call decodes body into the procedure's input, validates it, runs the
+// procedure and returns its JSON result. The caller has checked Access.
+func (p Procedure) Call(ctx context.Context, r *Request, body []byte) (json.RawMessage, error) {
+	return p.call(ctx, r, body)
+}
+
+// Query declares a read.
+func Query[In, Out any](domain, name string, access Access, fn func(ctx context.Context, r *Request, in In) (Out, error)) Procedure {
+	return typed(domain, name, Read, access, fn)
+}
+
+// Mutate declares a mutation.
+func Mutate[In, Out any](domain, name string, access Access, fn func(ctx context.Context, r *Request, in In) (Out, error)) Procedure {
+	return typed(domain, name, Mutation, access, fn)
+}
+
+// QueryJSON declares a read whose function returns its JSON result already
+// encoded (for example a body served from the cache as it is).
+func QueryJSON[In any](domain, name string, access Access, fn func(ctx context.Context, r *Request, in In) ([]byte, error)) Procedure {
+	return Procedure{Domain: domain, Name: name, Kind: Read, Access: access,
+		call: func(ctx context.Context, r *Request, body []byte) (json.RawMessage, error) {
+			in, err := Decode[In](body)
+			if err != nil {
+				return nil, err
+			}
+			return fn(ctx, r, in)
+		}}
+}
+
+func typed[In, Out any](domain, name string, kind Kind, access Access, fn func(ctx context.Context, r *Request, in In) (Out, error)) Procedure {
+	return Procedure{Domain: domain, Name: name, Kind: kind, Access: access,
+		call: func(ctx context.Context, r *Request, body []byte) (json.RawMessage, error) {
+			in, err := Decode[In](body)
+			if err != nil {
+				return nil, err
+			}
+			out, err := fn(ctx, r, in)
+			if err != nil {
+				return nil, err
+			}
+			b, err := json.Marshal(out)
+			if err != nil {
+				return nil, fmt.Errorf("rpc: encode %s/%s result: %w", domain, name, err)
+			}
+			return b, nil
+		}}
+}
+
+// Empty is the input of a procedure that takes none: the body must be {}
+// (or empty).
+type Empty struct{}
+
+// Decode parses body strictly into an In: a JSON object (an empty body
+// counts as {}), no unknown fields, no trailing data, then Validate if In
+// has it. Its errors are *Error with status 400, naming the field where
+// there is one.
+func Decode[In any](body []byte) (In, error) {
+	var in In
+	if len(bytes.TrimSpace(body)) == 0 {
+		body = []byte("{}")
+	}
+	if b := bytes.TrimSpace(body); b[0] != '{' {
+		return in, BadRequest("body: must be a JSON object")
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&in); err != nil {
+		return in, decodeError(err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return in, BadRequest("body: unexpected data after the JSON object")
+	}
+	if v, ok := any(&in).(Validator); ok {
+		if err := v.Validate(); err != nil {
+			return in, err
+		}
+	}
+	return in, nil
+}
+
+func decodeError(err error) *Error {
+	var syn *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syn):
+		return BadRequest("body: malformed JSON at byte %d", syn.Offset)
+	case errors.As(err, &typ):
+		field := typ.Field
+		if field == "" {
+			field = "body"
+		}
+		return Invalid(field, "must be "+jsonType(typ.Type.Kind().String()))
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return BadRequest("body: malformed JSON (unexpected end)")
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		return Invalid(strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`), "unknown field")
+	default:
+		return BadRequest("body: %v", err)
+	}
+}
+
+func jsonType(kind string) string {
+	switch kind {
+	case "string":
+		return "a string"
+	case "bool":
+		return "a boolean"
+	case "slice", "array":
+		return "an array"
+	case "map", "struct":
+		return "an object"
+	case "int", "int8", "int16", "int32", "int64", "uint", "uint8", "uint16", "uint32", "uint64":
+		return "an integer"
+	case "float32", "float64":
+		return "a number"
+	default:
+		return "of another type"
+	}
+}
