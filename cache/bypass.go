@@ -21,6 +21,8 @@ const maxBypass = 256
 type bypassSet struct {
 	n atomic.Int32 // len(entries); read on every lookup without mu
 
+	scopePrefix string // the scope's Name + ":": covers all its keys
+
 	mu       sync.Mutex
 	entries  []bypassEntry
 	maxTTL   time.Duration // longest TTL stored so far
@@ -44,16 +46,20 @@ func (b *bypassSet) observe(ttl time.Duration) {
 	b.mu.Unlock()
 }
 
-func (b *bypassSet) add(key string, prefix bool, now time.Time) {
+// add bypasses key (or every key under it) until every value written
+// before now has expired; pending is how much longer a store still under
+// way may take to land.
+func (b *bypassSet) add(key string, prefix bool, now time.Time, pending time.Duration) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	e := bypassEntry{key: key, prefix: prefix}
 	if !b.noExpiry {
-		e.until = now.Add(b.maxTTL)
+		e.until = now.Add(b.maxTTL + pending)
 	}
 	if len(b.entries) >= maxBypass {
-		// Collapse: the empty prefix covers every key of the scope.
-		e = bypassEntry{prefix: true, until: e.until}
+		// Collapse into one entry covering every key of the scope; a
+		// successful InvalidatePrefix of the whole scope clears it.
+		e = bypassEntry{key: b.scopePrefix, prefix: true, until: e.until}
 		b.entries = b.entries[:0]
 	}
 	b.entries = append(b.entries, e)

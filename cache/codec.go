@@ -1,6 +1,9 @@
 package cache
 
-import "encoding/json"
+import (
+	"encoding/json"
+	"runtime/debug"
+)
 
 // jsonCodec is the default Codec.
 type jsonCodec struct{}
@@ -34,9 +37,24 @@ func (c valueCodec[T]) decode(data []byte) (T, error) {
 	return v, err
 }
 
+// funcs returns c's methods for a flight's goroutine, where a panic in a
+// codec (a value's MarshalJSON, say) would otherwise end the process: it
+// becomes a *PanicError, and the flight treats it like any codec error.
 func (c valueCodec[T]) funcs() codecFuncs {
 	return codecFuncs{
-		encode: c.encode,
-		decode: func(data []byte) (any, error) { return c.decode(data) },
+		encode: func(v any) (b []byte, err error) {
+			defer recoverInto(&err)
+			return c.encode(v)
+		},
+		decode: func(data []byte) (v any, err error) {
+			defer recoverInto(&err)
+			return c.decode(data)
+		},
+	}
+}
+
+func recoverInto(err *error) {
+	if r := recover(); r != nil {
+		*err = &PanicError{Value: r, Stack: debug.Stack()}
 	}
 }

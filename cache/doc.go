@@ -68,7 +68,16 @@
 // fresh values overwrite the stale entry, until the longest TTL the scope
 // has written has passed or a later invalidation of the same key or prefix
 // succeeds. Other processes sharing the store are not covered by that
-// fallback; they see the stale entry at most until its TTL.
+// fallback; they see the stale entry at most until its TTL. If ctx ends
+// while Invalidate waits for a store under way, it returns ctx's error and
+// bypasses the key the same way, for long enough to outlast that store.
+//
+// Two limits, both fail-open by design. A loader that ignores its context
+// keeps its key's flight busy until it returns, and callers of that key wait
+// on their own contexts meanwhile. And when a Guard provider cannot answer
+// (its Token or SetGuarded fails, say Redis is down), a load's value is
+// served unguarded and not stored, so the cross-process protection of rule
+// 2 lapses for that load; within the process it still holds.
 //
 // # Values
 //

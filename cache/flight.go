@@ -147,10 +147,14 @@ func (s *Scope) sealLocked(f *flight) {
 	s.sealed[f.key] = f
 }
 
-// reopen puts fs back in the table, where no successor took their key.
+// reopen puts fs back in the table, where no successor took their key,
+// before a new attempt takes its token. An invalidation that doomed them
+// before that token wrote the database before the load that follows, so
+// the doom is forgotten; one after it dooms them again.
 func (s *Scope) reopen(fs []*flight) {
 	s.mu.Lock()
 	for _, f := range fs {
+		f.doomed = false
 		if s.flights[f.key] == nil {
 			s.flights[f.key] = f
 			if s.sealed[f.key] == f {
@@ -230,6 +234,13 @@ func (s *Scope) loadAndStore(ctx context.Context, pending []*flight, ttl time.Du
 	s.mu.Lock()
 	for _, f := range pending {
 		switch {
+		case f.doomed && s.guard != nil && retry:
+			// With a Guard, a caller may have joined after another
+			// process's invalidation, which only the guard would have
+			// caught: load again, as for a refused store.
+			s.stats.stale.Add(1)
+			s.sealLocked(f)
+			again = append(again, f)
 		case f.doomed:
 			s.stats.stale.Add(1)
 			s.detachLocked(f)
@@ -251,7 +262,7 @@ func (s *Scope) loadAndStore(ctx context.Context, pending []*flight, ttl time.Du
 	}
 	s.mu.Unlock()
 	if len(storing) == 0 {
-		return nil
+		return again
 	}
 
 	s.bypass.observe(ttl)
@@ -267,7 +278,7 @@ func (s *Scope) loadAndStore(ctx context.Context, pending []*flight, ttl time.Du
 		s.detachLocked(f)
 		if len(dropped) > 0 && dropped[0] == i {
 			dropped = dropped[1:]
-			if retry && !f.doomed {
+			if retry {
 				again = append(again, f)
 			}
 		}

@@ -121,7 +121,8 @@ func NewScope(p Provider, opts ScopeOptions) *Scope {
 	s.batch, _ = p.(BatchGetter)
 	s.guard, _ = p.(Guard)
 	s.fast, _ = p.(prefixedGetter)
-	s.bypass.maxTTL = s.ttl
+	s.bypass.scopePrefix = s.prefix
+	s.bypass.observe(s.ttl) // entries written before this process started
 	return s
 }
 
@@ -138,12 +139,19 @@ func (s *Scope) Name() string { return s.name }
 func (s *Scope) Invalidate(ctx context.Context, key string) error {
 	full := s.prefix + key
 	match := func(k string) bool { return k == full }
-	s.settle(match)
+	if err := s.settle(ctx, match); err != nil {
+		s.bypass.add(full, false, s.now(), s.loadTimeout)
+		return fmt.Errorf("cache: invalidate %s: %w", full, err)
+	}
 	err := s.p.Delete(ctx, full)
+	if err != nil {
+		// Before detachMatching: a flight still joinable after it must
+		// find the bypass, not the stale entry.
+		s.report(opDelete, err)
+		s.bypass.add(full, false, s.now(), 0)
+	}
 	s.detachMatching(match)
 	if err != nil {
-		s.report(opDelete, err)
-		s.bypass.add(full, false, s.now())
 		return fmt.Errorf("cache: invalidate %s: %w", full, err)
 	}
 	s.bypass.clear(full, false)
@@ -157,12 +165,17 @@ func (s *Scope) Invalidate(ctx context.Context, key string) error {
 func (s *Scope) InvalidatePrefix(ctx context.Context, prefix string) (int, error) {
 	full := s.prefix + prefix
 	match := func(k string) bool { return strings.HasPrefix(k, full) }
-	s.settle(match)
+	if err := s.settle(ctx, match); err != nil {
+		s.bypass.add(full, true, s.now(), s.loadTimeout)
+		return 0, fmt.Errorf("cache: invalidate prefix %s: %w", full, err)
+	}
 	n, err := s.p.DeleteByPrefix(ctx, full)
-	s.detachMatching(match)
 	if err != nil {
 		s.report(opDeleteByPrefix, err)
-		s.bypass.add(full, true, s.now())
+		s.bypass.add(full, true, s.now(), 0)
+	}
+	s.detachMatching(match)
+	if err != nil {
 		return n, fmt.Errorf("cache: invalidate prefix %s: %w", full, err)
 	}
 	s.bypass.clear(full, true)
@@ -181,7 +194,11 @@ func (s *Scope) InvalidatePrefix(ctx context.Context, prefix string) (int, error
 //	load L:  loaded v1 ──── Set(k, v1) sent ........................ applied
 //	mutation:        db.write(v2) ── Invalidate: Delete(k) applied ─┘ (too early)
 //	reader:                                                  Get(k) → v1  (stale)
-func (s *Scope) settle(match func(key string) bool) {
+//
+// If ctx ends while it waits, settle returns ctx's error without deleting:
+// the caller then bypasses the key until the pending store's value must
+// have expired.
+func (s *Scope) settle(ctx context.Context, match func(key string) bool) error {
 	var storing []chan struct{}
 	s.mu.Lock()
 	for k, f := range s.flights {
@@ -203,8 +220,13 @@ func (s *Scope) settle(match func(key string) bool) {
 		testHookSettleWait()
 	}
 	for _, c := range storing {
-		<-c // bounded: the store runs on the flight's LoadTimeout context
+		select {
+		case <-c:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
+	return nil
 }
 
 // testHookSettleWait, when set by a test, runs just before settle waits
