@@ -1,0 +1,130 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is every setting of the binary. Each comes from a flag, else from
+// its CHECKSTACK_* environment variable, else from the default shown.
+type Config struct {
+	Listen          string        // --listen, CHECKSTACK_LISTEN; ":8080"
+	Database        string        // --database, CHECKSTACK_DATABASE; "./data/checkstack.db" (a postgres:// URL selects PostgreSQL)
+	Redis           string        // --redis, CHECKSTACK_REDIS; "" = in-memory cache and in-process signals
+	LogLevel        string        // --log-level, CHECKSTACK_LOG_LEVEL; "info" (debug|info|warn|error)
+	LogFormat       string        // --log-format, CHECKSTACK_LOG_FORMAT; "text" (text|json)
+	ShutdownTimeout time.Duration // --shutdown-timeout, CHECKSTACK_SHUTDOWN_TIMEOUT; 15s
+	SecureCookies   bool          // --secure-cookies, CHECKSTACK_SECURE_COOKIES; false (set behind HTTPS)
+}
+
+// setting binds one Config field to a flag and an environment variable.
+type setting struct {
+	flag, env, def, usage string
+	set                   func(c *Config, v string) error
+}
+
+var settings = []setting{
+	{"listen", "CHECKSTACK_LISTEN", ":8080", "address to listen on", func(c *Config, v string) error { c.Listen = v; return nil }},
+	{"database", "CHECKSTACK_DATABASE", "./data/checkstack.db", "SQLite file path, or a postgres:// URL", func(c *Config, v string) error { c.Database = v; return nil }},
+	{"redis", "CHECKSTACK_REDIS", "", "Redis URL for the shared cache and signals (empty: in-memory)", func(c *Config, v string) error { c.Redis = v; return nil }},
+	{"log-level", "CHECKSTACK_LOG_LEVEL", "info", "debug, info, warn or error", func(c *Config, v string) error {
+		switch v {
+		case "debug", "info", "warn", "error":
+			c.LogLevel = v
+			return nil
+		}
+		return fmt.Errorf("must be debug, info, warn or error, not %q", v)
+	}},
+	{"log-format", "CHECKSTACK_LOG_FORMAT", "text", "text or json", func(c *Config, v string) error {
+		if v != "text" && v != "json" {
+			return fmt.Errorf("must be text or json, not %q", v)
+		}
+		c.LogFormat = v
+		return nil
+	}},
+	{"shutdown-timeout", "CHECKSTACK_SHUTDOWN_TIMEOUT", "15s", "how long shutdown waits for requests in flight", func(c *Config, v string) error {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			return fmt.Errorf("must be a positive duration such as 15s, not %q", v)
+		}
+		c.ShutdownTimeout = d
+		return nil
+	}},
+	{"secure-cookies", "CHECKSTACK_SECURE_COOKIES", "false", "mark session cookies Secure (serve behind HTTPS)", func(c *Config, v string) error {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return fmt.Errorf("must be true or false, not %q", v)
+		}
+		c.SecureCookies = b
+		return nil
+	}},
+}
+
+// parseConfig reads the common settings, plus any extra flags the
+// subcommand defines on fs, from args and the environment.
+func parseConfig(fs *flag.FlagSet, args []string, getenv func(string) string, only ...string) (Config, error) {
+	var c Config
+	values := map[string]*string{}
+	for _, s := range settings {
+		if len(only) > 0 && !contains(only, s.flag) {
+			continue
+		}
+		v := s.def
+		if e := getenv(s.env); e != "" {
+			v = e
+		}
+		values[s.flag] = fs.String(s.flag, v, s.usage+" ("+s.env+")")
+	}
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	if fs.NArg() > 0 {
+		return c, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	for _, s := range settings {
+		p, ok := values[s.flag]
+		if !ok {
+			continue
+		}
+		if err := s.set(&c, *p); err != nil {
+			return c, fmt.Errorf("--%s: %w", s.flag, err)
+		}
+	}
+	return c, nil
+}
+
+func contains(xs []string, x string) bool {
+	for _, y := range xs {
+		if y == x {
+			return true
+		}
+	}
+	return false
+}
+
+func newLogger(c Config, w io.Writer) *slog.Logger {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(strings.ToUpper(orDefault(c.LogLevel, "info")))); err != nil {
+		level = slog.LevelInfo
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	if c.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+func orDefault(v, def string) string {
+	if v == "" {
+		return def
+	}
+	return v
+}
+
+var errUsage = errors.New("usage")

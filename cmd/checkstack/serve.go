@@ -1,0 +1,156 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/checkstack/checkstack/cache"
+	"github.com/checkstack/checkstack/cache/rediscache"
+	"github.com/checkstack/checkstack/internal/auth"
+	"github.com/checkstack/checkstack/internal/catalog"
+	"github.com/checkstack/checkstack/internal/server"
+	"github.com/checkstack/checkstack/internal/signal"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/redis/go-redis/v9"
+)
+
+// serve runs the server until ctx ends, then shuts down: SSE streams are
+// closed, requests in flight finish (up to the shutdown timeout), and the
+// database and Redis are closed, in the reverse order they were opened.
+func serve(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	c, err := parseConfig(fs, args, getenv)
+	if err != nil {
+		return err
+	}
+	log := newLogger(c, stderr)
+
+	db, err := openStore(ctx, c, stderr)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+
+	// The cache and signals: in memory, or shared through Redis.
+	var provider cache.Provider = cache.NewMemory(cache.MemoryOptions{})
+	hub := signal.NewHub(signal.HubOptions{Logger: log})
+	defer hub.Close()
+	var bus signal.Bus = hub
+	if c.Redis != "" {
+		opts, err := redis.ParseURL(c.Redis)
+		if err != nil {
+			return fmt.Errorf("--redis: %w", err)
+		}
+		// Fail fast: the cache fails open and the provider has its own
+		// breaker, so retries would only add latency while Redis is down.
+		opts.MaxRetries = -1
+		opts.DialTimeout, opts.ReadTimeout, opts.WriteTimeout = time.Second, 500*time.Millisecond, 500*time.Millisecond
+		client := redis.NewClient(opts)
+		defer client.Close()
+		rp := rediscache.New(client, rediscache.Options{})
+		defer rp.Close()
+		provider = rp
+		relay := signal.NewRedis(client, "checkstack:signals", hub, log)
+		relayCtx, stopRelay := context.WithCancel(ctx)
+		defer stopRelay()
+		go func() {
+			if err := relay.Run(relayCtx); err != nil && !errors.Is(err, context.Canceled) {
+				log.Error("signal relay stopped", "err", err)
+			}
+		}()
+		bus = relay
+	}
+
+	authSvc := auth.New(db, log, auth.Options{SecureCookie: c.SecureCookies})
+	cat := catalog.New(db, provider, bus, func(ctx context.Context, id string) (string, string, error) {
+		u, err := authSvc.GetUser(ctx, id)
+		if errors.Is(err, auth.ErrNotFound) {
+			return "", "", catalog.ErrNotFound
+		}
+		return u.Name, u.Email, err
+	}, log)
+	authSvc.OnUserDeleted(cat.UserDeleted)
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		db.Collector(),
+		server.CacheCollector(cat.Scope()),
+	)
+	handler := server.New(server.Options{
+		Logger:       log,
+		Authenticate: authSvc.Authenticate,
+		Procedures:   append(authSvc.Procedures(), cat.Procedures()...),
+		Signals: hub.Handler(func(r *http.Request) (string, bool) {
+			p, err := authSvc.Authenticate(r)
+			return p.UserID, err == nil
+		}),
+		Ready:    db.Ping,
+		Registry: reg,
+	})
+
+	ln, err := net.Listen("tcp", c.Listen)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		// No WriteTimeout: /api/signals streams for as long as the client
+		// stays. Procedures are bounded by their own contexts.
+		IdleTimeout: 2 * time.Minute,
+		ErrorLog:    slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	fmt.Fprintf(stdout, "checkstack: listening on http://%s\n", ln.Addr())
+	log.Info("listening", "addr", ln.Addr().String(), "database", db.Dialect().String(), "redis", c.Redis != "")
+	welcome(ctx, log, authSvc, c)
+
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	select {
+	case err := <-served:
+		return err
+	case <-ctx.Done():
+	}
+
+	log.Info("shutting down")
+	hub.Close() // ends the SSE streams, which would otherwise hold Shutdown
+	sctx, cancel := context.WithTimeout(context.Background(), c.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		log.Warn("shutdown did not finish in time", "err", err)
+		srv.Close()
+	}
+	<-served
+	log.Info("stopped")
+	return nil
+}
+
+// welcome tells a new installation how to create its first admin.
+func welcome(ctx context.Context, log *slog.Logger, a *auth.Service, c Config) {
+	n, err := a.CountUsers(ctx)
+	if err != nil || n > 0 {
+		return
+	}
+	log.Info("no users yet; create the first admin with: " +
+		`echo 'a-long-password' | checkstack users create --admin --email you@example.com --name "Your Name"` +
+		dbFlag(c) + ", then an API key with: checkstack keys create --email you@example.com --name cli" + dbFlag(c))
+}
+
+func dbFlag(c Config) string {
+	if c.Database == "./data/checkstack.db" {
+		return ""
+	}
+	return " --database " + c.Database
+}
