@@ -425,6 +425,7 @@ func BenchmarkWrapManyBatchedUncached1000(b *testing.B) {
 var (
 	millionOnce sync.Once
 	million     *cache.Memory
+	millionErr  error
 )
 
 // memoryWithMillion returns a Memory holding 1,000,000 unrelated keys,
@@ -437,11 +438,15 @@ func memoryWithMillion(b *testing.B) *cache.Memory {
 		v := []byte("v")
 		for i := range 1_000_000 {
 			if err := m.Set(ctx, fmt.Sprintf("other:%07d", i), v, 0); err != nil {
-				panic(err)
+				millionErr = err
+				return
 			}
 		}
 		million = m
 	})
+	if millionErr != nil {
+		b.Fatal(millionErr)
+	}
 	if n := million.Len(); n < 1_000_000 {
 		b.Fatalf("Memory holds %d entries, want 1,000,000 or more", n)
 	}
