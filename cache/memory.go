@@ -76,6 +76,7 @@ type memShard struct {
 }
 
 type memEntry struct {
+	memo    // the value a scope decoded value into
 	key     string
 	value   []byte
 	expires int64 // clock nanoseconds; 0 = never
@@ -165,6 +166,37 @@ func (m *Memory) getPrefixed(prefix, key string) ([]byte, bool) {
 	e := sh.m[string(b)]
 	sh.mu.RUnlock()
 	return m.hit(e)
+}
+
+// memoPrefixed is getPrefixed with the entry's memo.
+func (m *Memory) memoPrefixed(prefix, key string) ([]byte, *memo, bool) {
+	if len(prefix)+len(key) > stackKeyLen {
+		return m.memoFull(prefix + key)
+	}
+	var buf [stackKeyLen]byte
+	b := append(append(buf[:0], prefix...), key...)
+	sh := &m.shards[maphash.Bytes(m.seed, b)&m.mask]
+	sh.mu.RLock()
+	e := sh.m[string(b)]
+	sh.mu.RUnlock()
+	v, ok := m.hit(e)
+	if !ok {
+		return nil, nil, false
+	}
+	return v, &e.memo, true
+}
+
+// memoFull is Get with the entry's memo.
+func (m *Memory) memoFull(key string) ([]byte, *memo, bool) {
+	sh := m.shard(key)
+	sh.mu.RLock()
+	e := sh.m[key]
+	sh.mu.RUnlock()
+	v, ok := m.hit(e)
+	if !ok {
+		return nil, nil, false
+	}
+	return v, &e.memo, true
 }
 
 // GetMany implements BatchGetter. It never fails.

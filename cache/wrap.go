@@ -52,6 +52,17 @@ func (s *Scope) lookup(ctx context.Context, key string) ([]byte, bool) {
 // package doc for what happens on errors, panics and cancellation.
 func Wrap[T any](ctx context.Context, s *Scope, key string, load func(context.Context) (T, error), opts ...WrapOption) (T, error) {
 	c := valueCodec[T]{codec: s.codec}
+	if s.fast != nil {
+		if s.bypass.n.Load() == 0 || !s.bypass.covers(s.prefix+key, s.now()) {
+			if raw, m, ok := s.fast.memoPrefixed(s.prefix, key); ok {
+				if v, ok := hitMemo(s, c, raw, m); ok {
+					s.stats.hits.add()
+					return v, nil
+				}
+			}
+		}
+		return wrapMiss(ctx, s, key, c, load, opts)
+	}
 	if raw, ok := s.lookup(ctx, key); ok {
 		v, err := c.decode(raw)
 		if err == nil {
@@ -167,9 +178,22 @@ func wrapMany[ID comparable, T any](ctx context.Context, s *Scope, ids []ID, key
 		keys[i] = s.prefix + keyFor(id)
 	}
 	out := make([]T, len(ids))
-	raws := s.lookupFull(ctx, keys)
-
 	var missing []int
+	if s.fast != nil && s.bypass.n.Load() == 0 {
+		// In-process: typed hits come from the entries' memos.
+		for i, k := range keys {
+			if raw, m, ok := s.fast.memoFull(k); ok {
+				if v, ok := hitMemo(s, c, raw, m); ok {
+					out[i] = v
+					s.stats.hits.add()
+					continue
+				}
+			}
+			missing = append(missing, i)
+		}
+		return wrapManyMisses(ctx, s, ids, keys, out, missing, opts, start, c)
+	}
+	raws := s.lookupFull(ctx, keys)
 	for i, raw := range raws {
 		if raw != nil {
 			v, err := c.decode(raw)
@@ -182,6 +206,11 @@ func wrapMany[ID comparable, T any](ctx context.Context, s *Scope, ids []ID, key
 		}
 		missing = append(missing, i)
 	}
+	return wrapManyMisses(ctx, s, ids, keys, out, missing, opts, start, c)
+}
+
+// wrapManyMisses loads the ids at the indexes in missing into out.
+func wrapManyMisses[ID comparable, T any](ctx context.Context, s *Scope, ids []ID, keys []string, out []T, missing []int, opts []WrapOption, start startFunc[ID], c valueCodec[T]) ([]T, error) {
 	if len(missing) == 0 {
 		return out, nil
 	}
