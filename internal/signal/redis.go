@@ -22,6 +22,8 @@ type Redis struct {
 	local   *Hub
 	logger  *slog.Logger
 
+	pingEvery time.Duration // relayPing, but for tests
+
 	// onSubscribed, if set, is called each time Run's subscription is
 	// confirmed by Redis. Tests use it to know when publishing reaches the
 	// relay; set it before Run.
@@ -49,10 +51,11 @@ func NewRedis(client redis.UniversalClient, channel string, local *Hub, logger *
 		logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	return &Redis{
-		client:  client,
-		channel: channel,
-		local:   local,
-		logger:  logger.With("component", "signal.redis", "channel", channel),
+		client:    client,
+		channel:   channel,
+		local:     local,
+		logger:    logger.With("component", "signal.redis", "channel", channel),
+		pingEvery: relayPing,
 	}
 }
 
@@ -141,7 +144,7 @@ func (r *Redis) session(ctx context.Context) (subscribed bool, err error) {
 	}
 	pinged := false
 	for {
-		msg, err := ps.ReceiveTimeout(ctx, relayPing)
+		msg, err := ps.ReceiveTimeout(ctx, r.pingEvery)
 		if err != nil {
 			var ne net.Error
 			if errors.As(err, &ne) && ne.Timeout() && !pinged && ctx.Err() == nil {
