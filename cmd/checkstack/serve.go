@@ -107,10 +107,12 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
-		// No WriteTimeout: /api/signals streams for as long as the client
-		// stays. Procedures are bounded by their own contexts.
-		IdleTimeout: 2 * time.Minute,
-		ErrorLog:    slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		// /api/signals streams for as long as the client stays: the hub
+		// moves its write deadline before every write, so this bounds
+		// procedures without cutting streams short.
+		WriteTimeout: time.Minute,
+		IdleTimeout:  2 * time.Minute,
+		ErrorLog:     slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	fmt.Fprintf(stdout, "checkstack: listening on http://%s\n", ln.Addr())
 	log.Info("listening", "addr", ln.Addr().String(), "database", db.Dialect().String(), "redis", c.Redis != "")
