@@ -65,7 +65,7 @@ func New(db *store.DB, provider cache.Provider, bus signal.Bus, users UserLookup
 		bus:   bus,
 		users: users,
 		log:   log,
-		now:   func() time.Time { return time.Now().UTC() },
+		now:   func() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }, // the precision stored
 	}
 }
 
