@@ -59,14 +59,14 @@ func newUser(t *testing.T, database, email string, admin bool) string {
 
 var listening = regexp.MustCompile(`listening on (http://\S+)`)
 
-func start(t *testing.T, database string) *instance {
+func start(t *testing.T, database string, extra ...string) *instance {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, []string{"serve", "--listen", "127.0.0.1:0", "--database", database, "--log-level", "warn"},
-			noEnv, strings.NewReader(""), pw, io.Discard)
+		args := append([]string{"serve", "--listen", "127.0.0.1:0", "--database", database, "--log-level", "warn"}, extra...)
+		done <- run(ctx, args, noEnv, strings.NewReader(""), pw, io.Discard)
 		pw.Close()
 	}()
 	sc := bufio.NewScanner(pr)
