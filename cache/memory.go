@@ -143,42 +143,26 @@ func (m *Memory) hit(e *memEntry) ([]byte, bool) {
 
 // Get implements Provider. It never fails.
 func (m *Memory) Get(_ context.Context, key string) ([]byte, bool, error) {
-	sh := m.shard(key)
-	sh.mu.RLock()
-	e := sh.m[key]
-	sh.mu.RUnlock()
-	v, ok := m.hit(e)
+	v, ok := m.hit(m.entry(key))
 	return v, ok, nil
 }
 
-// getPrefixed is Get(prefix+key) without building the string: the key is
-// assembled in a stack buffer, hashed, and looked up with m[string(b)],
-// which the compiler does without allocating.
+// getPrefixed is Get(prefix+key) without building the string.
 func (m *Memory) getPrefixed(prefix, key string) ([]byte, bool) {
-	if len(prefix)+len(key) > stackKeyLen {
-		v, ok, _ := m.Get(context.Background(), prefix+key)
-		return v, ok
-	}
-	var buf [stackKeyLen]byte
-	b := append(append(buf[:0], prefix...), key...)
-	sh := &m.shards[maphash.Bytes(m.seed, b)&m.mask]
-	sh.mu.RLock()
-	e := sh.m[string(b)]
-	sh.mu.RUnlock()
-	return m.hit(e)
+	return m.hit(m.entryPrefixed(prefix, key))
 }
 
 // memoPrefixed is getPrefixed with the entry's memo.
 func (m *Memory) memoPrefixed(prefix, key string) ([]byte, *memo, bool) {
-	if len(prefix)+len(key) > stackKeyLen {
-		return m.memoFull(prefix + key)
-	}
-	var buf [stackKeyLen]byte
-	b := append(append(buf[:0], prefix...), key...)
-	sh := &m.shards[maphash.Bytes(m.seed, b)&m.mask]
-	sh.mu.RLock()
-	e := sh.m[string(b)]
-	sh.mu.RUnlock()
+	return m.withMemo(m.entryPrefixed(prefix, key))
+}
+
+// memoFull is Get with the entry's memo.
+func (m *Memory) memoFull(key string) ([]byte, *memo, bool) {
+	return m.withMemo(m.entry(key))
+}
+
+func (m *Memory) withMemo(e *memEntry) ([]byte, *memo, bool) {
 	v, ok := m.hit(e)
 	if !ok {
 		return nil, nil, false
@@ -186,17 +170,29 @@ func (m *Memory) memoPrefixed(prefix, key string) ([]byte, *memo, bool) {
 	return v, &e.memo, true
 }
 
-// memoFull is Get with the entry's memo.
-func (m *Memory) memoFull(key string) ([]byte, *memo, bool) {
+// entry returns the entry stored under key, live or not, or nil.
+func (m *Memory) entry(key string) *memEntry {
 	sh := m.shard(key)
 	sh.mu.RLock()
 	e := sh.m[key]
 	sh.mu.RUnlock()
-	v, ok := m.hit(e)
-	if !ok {
-		return nil, nil, false
+	return e
+}
+
+// entryPrefixed is entry(prefix+key) without building the string: the key
+// is assembled in a stack buffer, hashed, and looked up with m[string(b)],
+// which the compiler does without allocating.
+func (m *Memory) entryPrefixed(prefix, key string) *memEntry {
+	if len(prefix)+len(key) > stackKeyLen {
+		return m.entry(prefix + key)
 	}
-	return v, &e.memo, true
+	var buf [stackKeyLen]byte
+	b := append(append(buf[:0], prefix...), key...)
+	sh := &m.shards[maphash.Bytes(m.seed, b)&m.mask]
+	sh.mu.RLock()
+	e := sh.m[string(b)]
+	sh.mu.RUnlock()
+	return e
 }
 
 // GetMany implements BatchGetter. It never fails.
@@ -214,12 +210,8 @@ func (m *Memory) GetMany(ctx context.Context, keys []string) ([][]byte, error) {
 }
 
 // Has implements Provider. It never fails.
-func (m *Memory) Has(ctx context.Context, key string) (bool, error) {
-	sh := m.shard(key)
-	sh.mu.RLock()
-	e := sh.m[key]
-	sh.mu.RUnlock()
-	return m.live(e), nil
+func (m *Memory) Has(_ context.Context, key string) (bool, error) {
+	return m.live(m.entry(key)), nil
 }
 
 // Set implements Provider. It copies value. It fails only with ErrTooLarge,

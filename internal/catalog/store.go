@@ -203,16 +203,26 @@ func (st *sqlStore) deleteGroup(ctx context.Context, id string) error {
 }
 
 func (st *sqlStore) systemGroupIDs(ctx context.Context, systemID string) ([]string, error) {
-	rows, err := st.db.QueryContext(ctx, `SELECT group_id FROM catalog_memberships WHERE system_id = ? ORDER BY group_id`, systemID)
+	return st.ids(ctx, "groups of "+systemID, `SELECT group_id FROM catalog_memberships WHERE system_id = ? ORDER BY group_id`, systemID)
+}
+
+func (st *sqlStore) systemIDsOf(ctx context.Context, groupID string) ([]string, error) {
+	return st.ids(ctx, "systems of group "+groupID, `SELECT system_id FROM catalog_memberships WHERE group_id = ? ORDER BY system_id`, groupID)
+}
+
+// ids runs a query that selects one text column and returns its values
+// (an empty slice, not nil, when there are none).
+func (st *sqlStore) ids(ctx context.Context, what, query string, args ...any) ([]string, error) {
+	rows, err := st.db.QueryContext(ctx, query, args...)
 	if err != nil {
-		return nil, fmt.Errorf("catalog: groups of %s: %w", systemID, err)
+		return nil, fmt.Errorf("catalog: %s: %w", what, err)
 	}
 	defer rows.Close()
 	ids := []string{}
 	for rows.Next() {
 		var id string
 		if err := rows.Scan(&id); err != nil {
-			return nil, err
+			return nil, fmt.Errorf("catalog: %s: %w", what, err)
 		}
 		ids = append(ids, id)
 	}
@@ -361,24 +371,6 @@ func (st *sqlStore) removeContact(ctx context.Context, id string) (systemID stri
 	return systemID, err
 }
 
-// systemsWithUserContact lists the systems that have userID as a contact.
-func (st *sqlStore) systemsWithUserContact(ctx context.Context, userID string) ([]string, error) {
-	rows, err := st.db.QueryContext(ctx, `SELECT DISTINCT system_id FROM catalog_contacts WHERE user_id = ?`, userID)
-	if err != nil {
-		return nil, fmt.Errorf("catalog: contacts of user %s: %w", userID, err)
-	}
-	defer rows.Close()
-	var ids []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
-		}
-		ids = append(ids, id)
-	}
-	return ids, rows.Err()
-}
-
 func affected(res sql.Result, err error, op string) error {
 	if err != nil {
 		return fmt.Errorf("catalog: %s: %w", op, err)
@@ -391,21 +383,4 @@ func affected(res sql.Result, err error, op string) error {
 		return ErrNotFound
 	}
 	return nil
-}
-
-func (st *sqlStore) systemIDsOf(ctx context.Context, groupID string) ([]string, error) {
-	rows, err := st.db.QueryContext(ctx, `SELECT system_id FROM catalog_memberships WHERE group_id = ? ORDER BY system_id`, groupID)
-	if err != nil {
-		return nil, fmt.Errorf("catalog: systems of group %s: %w", groupID, err)
-	}
-	defer rows.Close()
-	ids := []string{}
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
-		}
-		ids = append(ids, id)
-	}
-	return ids, rows.Err()
 }
