@@ -21,6 +21,8 @@ type Config struct {
 	LogFormat       string        // --log-format, CHECKSTACK_LOG_FORMAT; "text" (text|json)
 	ShutdownTimeout time.Duration // --shutdown-timeout, CHECKSTACK_SHUTDOWN_TIMEOUT; 15s
 	SecureCookies   bool          // --secure-cookies, CHECKSTACK_SECURE_COOKIES; false (set behind HTTPS)
+	CheckWorkers    int           // --check-workers, CHECKSTACK_CHECK_WORKERS; 16 checks at once
+	RunRetention    time.Duration // --run-retention, CHECKSTACK_RUN_RETENTION; 168h (7 days) of raw check runs
 }
 
 // setting binds one Config field to a flag and an environment variable.
@@ -54,6 +56,22 @@ var settings = []setting{
 			return fmt.Errorf("must be a positive duration such as 15s, not %q", v)
 		}
 		c.ShutdownTimeout = d
+		return nil
+	}},
+	{"check-workers", "CHECKSTACK_CHECK_WORKERS", "16", "how many health checks run at once", func(c *Config, v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 1024 {
+			return fmt.Errorf("must be a whole number from 1 to 1024, not %q", v)
+		}
+		c.CheckWorkers = n
+		return nil
+	}},
+	{"run-retention", "CHECKSTACK_RUN_RETENTION", "168h", "how long raw check runs are kept (1 to 30 days; hourly aggregates stay a year)", func(c *Config, v string) error {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 24*time.Hour || d > 30*24*time.Hour {
+			return fmt.Errorf("must be a duration from 24h to 720h, not %q", v)
+		}
+		c.RunRetention = d
 		return nil
 	}},
 	{"secure-cookies", "CHECKSTACK_SECURE_COOKIES", "false", "mark session cookies Secure (serve behind HTTPS)", func(c *Config, v string) error {

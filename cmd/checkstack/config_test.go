@@ -22,7 +22,8 @@ func TestConfig(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := Config{Listen: ":8080", Database: "./data/checkstack.db", LogLevel: "info", LogFormat: "text", ShutdownTimeout: 15 * time.Second}
+		want := Config{Listen: ":8080", Database: "./data/checkstack.db", LogLevel: "info", LogFormat: "text", ShutdownTimeout: 15 * time.Second,
+			CheckWorkers: 16, RunRetention: 7 * 24 * time.Hour}
 		if c != want {
 			t.Fatalf("defaults %+v, want %+v", c, want)
 		}
@@ -48,6 +49,8 @@ func TestConfig(t *testing.T) {
 		{[]string{"--log-level", "loud"}, "--log-level: must be debug, info, warn or error"},
 		{[]string{"--log-format", "xml"}, "--log-format: must be text or json"},
 		{[]string{"--shutdown-timeout", "soon"}, "--shutdown-timeout: must be a positive duration"},
+		{[]string{"--check-workers", "0"}, "--check-workers: must be a whole number from 1 to 1024"},
+		{[]string{"--run-retention", "1h"}, "--run-retention: must be a duration from 24h to 720h"},
 		{[]string{"--secure-cookies=maybe"}, "--secure-cookies: must be true or false"},
 		{[]string{"extra"}, `unexpected argument "extra"`},
 	} {

@@ -9,12 +9,14 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/checkstack/checkstack/cache"
 	"github.com/checkstack/checkstack/cache/rediscache"
 	"github.com/checkstack/checkstack/internal/auth"
 	"github.com/checkstack/checkstack/internal/catalog"
+	"github.com/checkstack/checkstack/internal/healthcheck"
 	"github.com/checkstack/checkstack/internal/server"
 	"github.com/checkstack/checkstack/internal/signal"
 	"github.com/prometheus/client_golang/prometheus"
@@ -79,18 +81,21 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return u.Name, u.Email, err
 	}, log)
 	authSvc.OnUserDeleted(cat.UserDeleted)
+	health := healthcheck.New(db, provider, bus, log, healthcheck.Options{RunRetention: c.RunRetention})
+	cat.OnSystemDeleted(health.SystemDeleted)
+	scheduler := healthcheck.NewScheduler(health, healthcheck.SchedulerOptions{Workers: c.CheckWorkers})
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		db.Collector(),
-		server.CacheCollector(cat.Scope()),
+		server.CacheCollector(cat.Scope(), health.Scope()),
 	)
 	handler := server.New(server.Options{
 		Logger:       log,
 		Authenticate: authSvc.Authenticate,
-		Procedures:   append(authSvc.Procedures(), cat.Procedures()...),
+		Procedures:   slices.Concat(authSvc.Procedures(), cat.Procedures(), health.Procedures()),
 		Signals: hub.Handler(func(r *http.Request) (string, bool) {
 			p, err := authSvc.Authenticate(r)
 			return p.UserID, err == nil
@@ -118,6 +123,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	log.Info("listening", "addr", ln.Addr().String(), "database", db.Dialect().String(), "redis", c.Redis != "")
 	welcome(ctx, log, authSvc, c)
 
+	scheduler.Start(ctx)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	select {
@@ -130,6 +136,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	hub.Close() // ends the SSE streams, which would otherwise hold Shutdown
 	sctx, cancel := context.WithTimeout(context.Background(), c.ShutdownTimeout)
 	defer cancel()
+	if err := scheduler.Stop(sctx); err != nil {
+		log.Warn("checks still running at shutdown", "err", err)
+	}
 	if err := srv.Shutdown(sctx); err != nil {
 		log.Warn("shutdown did not finish in time", "err", err)
 		srv.Close()
