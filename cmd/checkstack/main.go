@@ -41,6 +41,8 @@ const usage = `Usage:
                                                     create a user; the password is read from stdin
   checkstack keys create --email E --name N [--database D]
                                                     create an API key for a user; printed once, as the last line
+  checkstack satellite --server URL --key K         run as a satellite agent: run the checks the server
+                                                    assigns to this satellite and post their results
 
 Run "checkstack serve --help" for the server's flags.
 `
@@ -61,6 +63,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return createUser(ctx, rest[1:], getenv, stdin, stdout, stderr)
 	case cmd == "keys" && len(rest) > 0 && rest[0] == "create":
 		return createKey(ctx, rest[1:], getenv, stdout, stderr)
+	case cmd == "satellite":
+		return satellite(ctx, rest, getenv, stderr)
 	case cmd == "help" || cmd == "-h" || cmd == "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/checkstack/checkstack/cache"
@@ -17,6 +18,7 @@ import (
 	"github.com/checkstack/checkstack/internal/auth"
 	"github.com/checkstack/checkstack/internal/catalog"
 	"github.com/checkstack/checkstack/internal/healthcheck"
+	"github.com/checkstack/checkstack/internal/rpc"
 	"github.com/checkstack/checkstack/internal/server"
 	"github.com/checkstack/checkstack/internal/signal"
 	"github.com/prometheus/client_golang/prometheus"
@@ -92,12 +94,24 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		db.Collector(),
 		server.CacheCollector(cat.Scope(), health.Scope()),
 	)
+	// A satellite key (css_…) names a satellite; anything else is a user's
+	// credential.
+	authenticate := func(r *http.Request) (rpc.Principal, error) {
+		if key, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok && strings.HasPrefix(key, healthcheck.SatelliteKeyPrefix) {
+			id, err := health.AuthenticateSatellite(r.Context(), key)
+			if err != nil {
+				return rpc.Principal{}, err
+			}
+			return rpc.Principal{SatelliteID: id}, nil
+		}
+		return authSvc.Authenticate(r)
+	}
 	handler := server.New(server.Options{
 		Logger:       log,
-		Authenticate: authSvc.Authenticate,
-		Procedures:   slices.Concat(authSvc.Procedures(), cat.Procedures(), health.Procedures()),
+		Authenticate: authenticate,
+		Procedures:   slices.Concat(authSvc.Procedures(), cat.Procedures(), health.Procedures(), health.SatelliteProcedures()),
 		Signals: hub.Handler(func(r *http.Request) (string, bool) {
-			p, err := authSvc.Authenticate(r)
+			p, err := authSvc.Authenticate(r) // signals are for users
 			return p.UserID, err == nil
 		}),
 		Ready:    db.Ping,

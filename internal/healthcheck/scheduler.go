@@ -329,17 +329,21 @@ func (s *Scheduler) work(ctx context.Context) {
 }
 
 // Execute runs a configuration's probe once, bounded by its timeout and the
-// platform's MaxTimeout, and returns the run (not yet recorded). A probe
-// that ignores its deadline is abandoned at the deadline plus a second.
+// platform's MaxTimeout, and returns the run (not yet recorded).
 func (s *Service) Execute(ctx context.Context, c Configuration) Run {
-	started := s.now()
+	return execute(ctx, c, s.opts.MaxTimeout, s.now())
+}
+
+// execute is Execute for the server and the satellite agent alike. A probe
+// that ignores its deadline is abandoned at the deadline plus a second.
+func execute(ctx context.Context, c Configuration, maxTimeout time.Duration, started time.Time) Run {
 	r := Run{ID: newID(), ConfigurationID: c.ID, StartedAt: started}
 	strategy, ok := probe.Lookup(c.Strategy)
 	if !ok {
 		r.Status, r.Message, r.Details = Unhealthy, "unknown strategy "+c.Strategy, json.RawMessage("{}")
 		return r
 	}
-	timeout := min(c.Timeout(), s.opts.MaxTimeout)
+	timeout := min(c.Timeout(), maxTimeout)
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	done := make(chan probe.Result, 1)
@@ -351,9 +355,11 @@ func (s *Service) Execute(ctx context.Context, c Configuration) Run {
 		res = probe.Result{Status: probe.Unhealthy, Latency: timeout, Message: fmt.Sprintf("timed out after %s", timeout)}
 	}
 	r.Status, r.LatencyMs, r.Message = Status(res.Status), ms(res.Latency), res.Message
-	r.Details, _ = json.Marshal(res.Details)
-	if res.Details == nil {
-		r.Details = json.RawMessage("{}")
+	r.Details = json.RawMessage("{}")
+	if res.Details != nil {
+		if b, err := json.Marshal(res.Details); err == nil {
+			r.Details = b
+		}
 	}
 	return r
 }

@@ -28,9 +28,10 @@ import (
 type Access int
 
 const (
-	Public Access = iota // anyone, signed in or not
-	User                 // any signed-in user
-	Admin                // signed-in admins only
+	Public    Access = iota // anyone, signed in or not
+	User                    // any signed-in user
+	Admin                   // signed-in admins only
+	Satellite               // a registered satellite agent (never a user)
 )
 
 func (a Access) String() string {
@@ -39,6 +40,8 @@ func (a Access) String() string {
 		return "public"
 	case User:
 		return "user"
+	case Satellite:
+		return "satellite"
 	default:
 		return "admin"
 	}
@@ -67,12 +70,16 @@ const (
 	RoleUser  Role = "user"
 )
 
-// Principal is who is calling. The zero value is an anonymous caller.
+// Principal is who is calling: a user, a satellite, or (the zero value)
+// an anonymous caller.
 type Principal struct {
 	UserID string
 	Email  string
 	Name   string
 	Role   Role
+	// SatelliteID is set, and the user fields empty, when a satellite
+	// agent calls with its key.
+	SatelliteID string
 }
 
 // SignedIn reports whether the caller is a user.
@@ -88,6 +95,8 @@ func (p Principal) Allows(a Access) bool {
 		return true
 	case User:
 		return p.SignedIn()
+	case Satellite:
+		return p.SatelliteID != ""
 	default:
 		return p.IsAdmin()
 	}

@@ -58,6 +58,9 @@ func TestAccess(t *testing.T) {
 		{user, Public, true}, {user, User, true}, {user, Admin, false},
 		{admin, Public, true}, {admin, User, true}, {admin, Admin, true},
 		{Principal{Role: RoleAdmin}, Admin, false}, // a role without a user is nobody
+		{Principal{SatelliteID: "s"}, Satellite, true},
+		{Principal{SatelliteID: "s"}, User, false}, // a satellite is not a user
+		{admin, Satellite, false},
 	} {
 		if got := tc.p.Allows(tc.access); got != tc.want {
 			t.Errorf("%+v.Allows(%s) = %v, want %v", tc.p, tc.access, got, tc.want)

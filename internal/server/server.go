@@ -189,10 +189,11 @@ func (s *Server) call(w http.ResponseWriter, r *http.Request, p rpc.Procedure) i
 		return writeError(w, rpc.Unauthorized("invalid credentials"))
 	}
 	if !principal.Allows(p.Access) {
-		if !principal.SignedIn() {
+		if !principal.SignedIn() && principal.SatelliteID == "" {
 			return writeError(w, rpc.Unauthorized("sign in required"))
 		}
-		return writeError(w, rpc.Forbidden("admins only"))
+		return writeError(w, rpc.Forbidden(map[rpc.Access]string{
+			rpc.User: "users only", rpc.Admin: "admins only", rpc.Satellite: "satellites only"}[p.Access]))
 	}
 
 	req := &rpc.Request{Principal: principal, RemoteAddr: clientIP(r), HTTP: r, Header: w.Header()}
