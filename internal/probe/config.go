@@ -2,7 +2,6 @@ package probe
 
 import (
 	"encoding/json"
-	"fmt"
 	"maps"
 	"net"
 	"slices"
@@ -115,8 +114,11 @@ func hostPort(field, s string, defaultPort int) (string, error) {
 	host, port := s, defaultPort
 	if h, p, err := net.SplitHostPort(s); err == nil {
 		n, err := strconv.Atoi(p)
-		if err != nil || n < 1 || n > 65535 {
-			return "", rpc.Invalid(field, fmt.Sprintf("port %q must be between 1 and 65535", p))
+		if err != nil {
+			return "", rpc.Invalid(field, `must be "host" or "host:port"`)
+		}
+		if n < 1 || n > 65535 {
+			return "", rpc.Invalid(field, "port must be between 1 and 65535")
 		}
 		host, port = h, n
 	} else if strings.HasPrefix(s, "[") && strings.HasSuffix(s, "]") {

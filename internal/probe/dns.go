@@ -172,7 +172,7 @@ func (DNS) Run(ctx context.Context, config json.RawMessage) (res Result) {
 		}
 		if dnsErr, ok := errors.AsType[*net.DNSError](err); ok {
 			if dnsErr.IsNotFound {
-				return fail("no such name, or no %s records (%s)", cfg.RecordType, dnsErr.Err)
+				return fail("no %s records: the name does not exist or has none of that type", cfg.RecordType)
 			}
 			return fail("lookup failed: %s", dnsErr.Err)
 		}

@@ -30,7 +30,9 @@ func check(t *testing.T, s probe.Strategy, config map[string]any, timeout time.D
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), timeout)
 	defer cancel()
-	return s.Run(ctx, valid)
+	res := s.Run(ctx, valid)
+	t.Logf("%s in %v: %s", res.Status, res.Latency, res.Message)
+	return res
 }
 
 // wantResult fails the test unless res has status and its message contains

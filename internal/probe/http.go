@@ -23,7 +23,9 @@ import (
 
 // HTTP checks a URL: it sends one request over a fresh connection and
 // judges the response by its status, body and, optionally, one value in
-// its JSON. Its configuration is an HTTPConfig. The zero value trusts the
+// its JSON. Its configuration is an HTTPConfig. Like net/http's default
+// transport it goes through the proxy HTTPS_PROXY, HTTP_PROXY and NO_PROXY
+// name, and never for loopback addresses. The zero value trusts the
 // system's root certificates.
 type HTTP struct {
 	// roots, when non-nil, replaces the system roots for tlsVerify. Only
@@ -234,10 +236,15 @@ func (s HTTP) run(ctx context.Context, cfg HTTPConfig, budget time.Duration) Res
 
 	resp, err := client.Do(req)
 	if err != nil {
+		res := fail("%s", describeConnError(err))
 		if why := stopped(ctx, err, budget); why != "" {
-			return fail("%s", why)
+			res = fail("%s", why)
 		}
-		return fail("%s", describeConnError(err))
+		if resp != nil {
+			// A redirect that was refused leaves the response before it.
+			res.Details = map[string]any{"statusCode": resp.StatusCode, "url": resp.Request.URL.String()}
+		}
+		return res
 	}
 	// Closing a body already read reports nothing worth a result.
 	defer func() { _ = resp.Body.Close() }()

@@ -146,13 +146,20 @@ func (TCP) Run(ctx context.Context, config json.RawMessage) (res Result) {
 		case n == len(buf):
 			return fail("read %d bytes without finding %q", n, cfg.Expect)
 		case errors.Is(err, io.EOF):
-			return fail("the server closed the connection after %d bytes without sending %q; got %s",
-				n, cfg.Expect, snippet(buf[:n], 80))
+			return fail("the server closed the connection without sending %q; %s", cfg.Expect, received(buf[:n]))
 		case err != nil:
 			if why := stopped(ctx, err, budget); why != "" {
-				return fail("%s waiting for %q; got %s", why, cfg.Expect, snippet(buf[:n], 80))
+				return fail("%s waiting for %q; %s", why, cfg.Expect, received(buf[:n]))
 			}
 			return fail("reading failed after %d bytes: %s", n, describeConnError(err))
 		}
 	}
+}
+
+// received describes what a server sent, for a message.
+func received(b []byte) string {
+	if len(b) == 0 {
+		return "it sent nothing"
+	}
+	return fmt.Sprintf("it sent %d bytes: %s", len(b), snippet(b, 80))
 }

@@ -191,7 +191,7 @@ func (s TLS) Run(ctx context.Context, config json.RawMessage) (res Result) {
 		res.Message = fmt.Sprintf("%s: certificate expires in %s (%s); degraded at %d days or fewer", op, plural(days, "day"), notAfter, cfg.WarnDays)
 	default:
 		res.Status = Healthy
-		res.Message = fmt.Sprintf("%s: certificate valid for %s more (until %s)", op, plural(days, "day"), notAfter)
+		res.Message = fmt.Sprintf("%s: certificate valid for %s (until %s)", op, plural(days, "more day"), notAfter)
 	}
 	return res
 }
