@@ -70,7 +70,7 @@ type target struct {
 	status atomic.Int32
 }
 
-func newTarget(t *testing.T) *target {
+func newTarget(t testing.TB) *target {
 	tg := &target{}
 	tg.status.Store(200)
 	tg.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -82,7 +82,7 @@ func newTarget(t *testing.T) *target {
 
 func ptr[T any](v T) *T { return &v }
 
-func httpConfig(t *testing.T, s *Service, url string) Configuration {
+func httpConfig(t testing.TB, s *Service, url string) Configuration {
 	t.Helper()
 	c, err := s.CreateConfiguration(t.Context(), ConfigurationInput{
 		Name: ptr("api"), Strategy: ptr("http"), Config: json.RawMessage(fmt.Sprintf(`{"url":%q}`, url)),
