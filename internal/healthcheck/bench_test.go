@@ -16,21 +16,7 @@ import (
 // configuration that has run once.
 func benchSystems(b *testing.B, db *store.DB, s *Service, n int) []string {
 	ctx := b.Context()
-	ids := make([]string, n)
-	for i := range ids {
-		ids[i] = fmt.Sprintf("sys%05d", i)
-	}
-	err := db.For("test").InTx(ctx, func(tx *store.Tx) error {
-		for _, id := range ids {
-			if _, err := tx.ExecContext(ctx, `INSERT INTO catalog_systems (id, name, created_at, updated_at) VALUES (?, ?, 0, 0)`, id, id); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		b.Fatal(err)
-	}
+	ids := addSystems(b, db, "sys", n)
 	c := httpConfig(b, s, "http://127.0.0.1:1")
 	for _, id := range ids {
 		if _, err := s.Associate(ctx, id, c.ID, true, Thresholds{}); err != nil {

@@ -55,6 +55,28 @@ func newService(t *testing.T, db *store.DB) (*Service, *recordingBus) {
 	return New(db, cache.NewMemory(cache.MemoryOptions{}), bus, quiet, Options{}), bus
 }
 
+// addSystems inserts n systems named prefix0000… in one transaction and
+// returns their ids.
+func addSystems(t testing.TB, db *store.DB, prefix string, n int) []string {
+	t.Helper()
+	ids := make([]string, n)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("%s%05d", prefix, i)
+	}
+	err := db.For("test").InTx(t.Context(), func(tx *store.Tx) error {
+		for _, id := range ids {
+			if _, err := tx.ExecContext(t.Context(), `INSERT INTO catalog_systems (id, name, created_at, updated_at) VALUES (?, ?, 0, 0)`, id, id); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ids
+}
+
 func addSystem(t *testing.T, db *store.DB, id string) {
 	t.Helper()
 	_, err := db.For("test").ExecContext(t.Context(),
@@ -222,21 +244,7 @@ func TestAWarmBulkReadRunsNoQuery(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := t.Context()
 		s, _ := newService(t, db)
-		ids := make([]string, 1000)
-		for i := range ids {
-			ids[i] = fmt.Sprintf("s%04d", i)
-		}
-		err := db.For("test").InTx(ctx, func(tx *store.Tx) error {
-			for _, id := range ids {
-				if _, err := tx.ExecContext(ctx, `INSERT INTO catalog_systems (id, name, created_at, updated_at) VALUES (?, ?, 0, 0)`, id, id); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
+		ids := addSystems(t, db, "s", 1000)
 		before := db.QueryCount("healthcheck")
 		if _, err := s.BulkHealth(ctx, ids); err != nil {
 			t.Fatal(err)
@@ -248,7 +256,7 @@ func TestAWarmBulkReadRunsNoQuery(t *testing.T) {
 		before = db.QueryCount("healthcheck")
 		for range 5 {
 			ss, err := s.BulkHealth(ctx, ids)
-			if err != nil || len(ss) != 1000 || ss[999].SystemID != "s0999" {
+			if err != nil || len(ss) != 1000 || ss[999].SystemID != "s00999" {
 				t.Fatalf("warm bulk read: %d, %v", len(ss), err)
 			}
 		}

@@ -93,7 +93,9 @@ func (s *Service) RemoveSatellite(ctx context.Context, id string) error {
 				return affected(res, err, "remove satellite "+id)
 			})
 		},
-		func(ctx context.Context) { s.broadcast(ctx, SignalConfigurationChanged, map[string]string{"satelliteId": id, "action": "satelliteRemoved"}) })
+		func(ctx context.Context) {
+			s.broadcast(ctx, SignalConfigurationChanged, map[string]string{"satelliteId": id, "action": "satelliteRemoved"})
+		})
 }
 
 // AuthenticateSatellite resolves a satellite key to its satellite's id and
