@@ -84,6 +84,8 @@
 // Wrap encodes values with the scope's Codec (JSON by default). WrapBytes
 // stores and returns bytes as they are, for HTTP handlers that serve a cached
 // JSON body without decoding it. Callers that share a load also share the
-// loader's value, and a hit may return bytes shared with the provider: treat
-// every returned value as read-only. One key holds one kind of value.
+// loader's value; a hit may return bytes shared with the provider; and on
+// the in-process provider, typed hits of one entry share the value it was
+// decoded into once (so a warm typed read costs a lookup, not a decode):
+// treat every returned value as read-only. One key holds one kind of value.
 package cache
