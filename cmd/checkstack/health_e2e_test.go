@@ -93,14 +93,18 @@ func TestANewcomerSeesASystemGoDownAndComeBack(t *testing.T) {
 			if got := health(); got != step.want.NewStatus {
 				t.Fatalf("getSystemHealthStatus right after the signal: %s, want %s", got, step.want.NewStatus)
 			}
-			var bulk struct{ Statuses map[string]struct{ Status string } }
+			var bulk struct {
+				Statuses map[string]struct{ Status string }
+			}
 			in.ok(t, key, "healthcheck/getBulkSystemHealthStatus", map[string][]string{"systemIds": {sys.ID}}, &bulk)
 			if bulk.Statuses[sys.ID].Status != step.want.NewStatus {
 				t.Fatalf("bulk status %+v", bulk)
 			}
 		}
 
-		var page struct{ Runs []struct{ Status, Message string } }
+		var page struct {
+			Runs []struct{ Status, Message string }
+		}
 		in.ok(t, key, "healthcheck/getHistory", map[string]any{"configurationId": conf.ID}, &page)
 		if len(page.Runs) != 3 || page.Runs[1].Status != "unhealthy" || page.Runs[1].Message == "" {
 			t.Fatalf("history %+v", page.Runs)
