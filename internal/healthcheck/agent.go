@@ -44,12 +44,13 @@ type Agent struct {
 	opts AgentOptions
 	log  *slog.Logger
 
-	mu      sync.Mutex
-	configs map[string]Configuration
-	next    map[string]time.Time
-	busy    map[string]bool
-	buffer  []Run
-	dropped int
+	mu       sync.Mutex
+	configs  map[string]Configuration
+	next     map[string]time.Time
+	interval map[string]time.Duration // the interval next was computed with
+	busy     map[string]bool
+	buffer   []Run
+	dropped  int // results dropped from the front of buffer, ever
 
 	flushNow chan struct{}
 	slots    chan struct{}
@@ -85,6 +86,7 @@ func NewAgent(opts AgentOptions) *Agent {
 		log:      opts.Logger.With("component", "satellite"),
 		configs:  map[string]Configuration{},
 		next:     map[string]time.Time{},
+		interval: map[string]time.Duration{},
 		busy:     map[string]bool{},
 		flushNow: make(chan struct{}, 1),
 		slots:    make(chan struct{}, opts.Workers),
@@ -174,7 +176,8 @@ func (a *Agent) tick(ctx context.Context, now time.Time) {
 	var due []Configuration
 	for id, c := range a.configs {
 		next, ok := a.next[id]
-		if !ok {
+		if !ok || a.interval[id] != c.Interval() {
+			a.interval[id] = c.Interval()
 			next = now
 			if c.LastRunAt != nil && c.LastRunAt.Add(c.Interval()).After(now) {
 				next = c.LastRunAt.Add(c.Interval())
@@ -224,8 +227,8 @@ func (a *Agent) tick(ctx context.Context, now time.Time) {
 func (a *Agent) flush(ctx context.Context) error {
 	for {
 		a.mu.Lock()
-		batch := a.buffer[:min(len(a.buffer), 500)]
-		batch = append([]Run(nil), batch...)
+		batch := append([]Run(nil), a.buffer[:min(len(a.buffer), 500)]...)
+		droppedBefore := a.dropped
 		a.mu.Unlock()
 		if len(batch) == 0 {
 			return nil
@@ -233,20 +236,28 @@ func (a *Agent) flush(ctx context.Context) error {
 		var out struct{ Accepted, Duplicates int }
 		err := a.call(ctx, "satellite/ingest", map[string]any{"runs": batch}, &out)
 		var rejected *statusError
-		if errors.As(err, &rejected) && rejected.code >= 400 && rejected.code < 500 && rejected.code != http.StatusUnauthorized {
-			// The server will never take some of these (an assignment was
-			// withdrawn meanwhile): keep only what it can still accept.
+		switch {
+		case errors.As(err, &rejected) && rejected.code == http.StatusForbidden:
+			// Some of these belong to an assignment withdrawn meanwhile:
+			// keep only what the server can still accept.
 			a.refresh(ctx)
 			if a.dropUndeliverable() == 0 {
 				return err
 			}
 			continue
-		}
-		if err != nil {
+		case errors.As(err, &rejected) && rejected.code == http.StatusBadRequest:
+			// The server refuses the batch as malformed and always will:
+			// drop it rather than block every later result behind it.
+			a.log.Error("results refused by the server; dropped", "runs", len(batch), "err", err)
+		case err != nil:
 			return err
 		}
 		a.mu.Lock()
-		a.buffer = a.buffer[len(batch):]
+		// Results trimmed from the front while the batch was posted were
+		// part of it; remove only what is left of the batch.
+		if sent := len(batch) - (a.dropped - droppedBefore); sent > 0 {
+			a.buffer = a.buffer[sent:]
+		}
 		a.mu.Unlock()
 	}
 }

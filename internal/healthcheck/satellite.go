@@ -68,34 +68,59 @@ func (s *Service) Satellites(ctx context.Context) ([]Satellite, error) {
 // unasked could report false outages.
 func (s *Service) RemoveSatellite(ctx context.Context, id string) error {
 	var systems []string
-	rows, err := s.st.db.QueryContext(ctx, `SELECT DISTINCT a.system_id FROM healthcheck_associations a
-		JOIN healthcheck_configurations c ON c.id = a.configuration_id WHERE c.satellite_id = ?`, id)
-	if err != nil {
-		return fmt.Errorf("healthcheck: remove satellite: %w", err)
-	}
-	for rows.Next() {
-		var sys string
-		if err := rows.Scan(&sys); err != nil {
-			rows.Close()
-			return err
-		}
-		systems = append(systems, sys)
-	}
-	rows.Close()
-	return s.mutateSystems(ctx, "removeSatellite", systems,
+	return s.mutateSystems(ctx, "removeSatellite", &systems,
 		func(ctx context.Context) error {
 			return s.st.db.InTx(ctx, func(tx *store.Tx) error {
+				configs, err := satelliteConfigurations(ctx, tx, id)
+				if err != nil {
+					return err
+				}
 				if _, err := tx.ExecContext(ctx, `UPDATE healthcheck_configurations SET enabled = ?, satellite_id = NULL, updated_at = ? WHERE satellite_id = ?`,
 					false, store.Micros(s.now()), id); err != nil {
 					return err
 				}
 				res, err := tx.ExecContext(ctx, `DELETE FROM healthcheck_satellites WHERE id = ?`, id)
-				return affected(res, err, "remove satellite "+id)
+				if err := affected(res, err, "remove satellite "+id); err != nil {
+					return err
+				}
+				// The systems those configurations touch, read in the same
+				// transaction, so that none moved here meanwhile is missed.
+				for _, c := range configs {
+					sys, err := s.st.systemsOf(ctx, tx, c)
+					if err != nil {
+						return err
+					}
+					systems = append(systems, sys...)
+				}
+				return nil
 			})
 		},
 		func(ctx context.Context) {
 			s.broadcast(ctx, SignalConfigurationChanged, map[string]string{"satelliteId": id, "action": "satelliteRemoved"})
 		})
+}
+
+// satelliteConfigurations lists (and on PostgreSQL locks) the ids of the
+// configurations assigned to a satellite.
+func satelliteConfigurations(ctx context.Context, tx *store.Tx, satelliteID string) ([]string, error) {
+	q := `SELECT id FROM healthcheck_configurations WHERE satellite_id = ?`
+	if tx.Dialect() == store.Postgres {
+		q += ` FOR UPDATE`
+	}
+	rows, err := tx.QueryContext(ctx, q, satelliteID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	return ids, rows.Err()
 }
 
 // AuthenticateSatellite resolves a satellite key to its satellite's id and

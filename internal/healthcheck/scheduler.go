@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/checkstack/checkstack/internal/probe"
+	"github.com/checkstack/checkstack/internal/rpc"
 )
 
 // The scheduler's rules:
@@ -122,10 +123,11 @@ type Scheduler struct {
 	opts  SchedulerOptions
 	log   *slog.Logger
 
-	mu      sync.Mutex
-	next    map[string]time.Time // due time per configuration id
-	busy    map[string]bool      // queued or running
-	stopped bool
+	mu       sync.Mutex
+	next     map[string]time.Time     // due time per configuration id
+	interval map[string]time.Duration // the interval next was computed with
+	busy     map[string]bool          // queued or running
+	stopped  bool
 
 	cancel  context.CancelFunc
 	loop    sync.WaitGroup // the scheduling loop
@@ -154,12 +156,13 @@ func NewScheduler(svc *Service, opts SchedulerOptions) *Scheduler {
 		opts.Logger = svc.log
 	}
 	s := &Scheduler{
-		svc:   svc,
-		queue: NewMemoryQueue(opts.QueueSize),
-		opts:  opts,
-		log:   opts.Logger.With("component", "scheduler"),
-		next:  map[string]time.Time{},
-		busy:  map[string]bool{},
+		svc:      svc,
+		queue:    NewMemoryQueue(opts.QueueSize),
+		opts:     opts,
+		log:      opts.Logger.With("component", "scheduler"),
+		next:     map[string]time.Time{},
+		interval: map[string]time.Duration{},
+		busy:     map[string]bool{},
 	}
 	svc.mu.Lock()
 	svc.scheduler = s
@@ -211,7 +214,9 @@ func (s *Scheduler) Stop(ctx context.Context) error {
 		s.mu.Lock()
 		s.stopped = true
 		s.mu.Unlock()
-		s.cancel()
+		if s.cancel != nil { // started
+			s.cancel()
+		}
 		s.loop.Wait()
 		s.queue.Close()
 	})
@@ -242,9 +247,10 @@ func (s *Scheduler) Tick(ctx context.Context, now time.Time) {
 	for _, c := range configs {
 		seen[c.ID] = true
 		next, ok := s.next[c.ID]
-		if !ok {
-			next = s.firstDue(c, now)
+		if !ok || s.interval[c.ID] != c.Interval() {
+			next = s.firstDue(c, now) // new, or its interval changed
 		}
+		s.interval[c.ID] = c.Interval()
 		if !now.Before(next) {
 			if !s.busy[c.ID] {
 				due = append(due, c)
@@ -260,6 +266,7 @@ func (s *Scheduler) Tick(ctx context.Context, now time.Time) {
 	for id := range s.next {
 		if !seen[id] {
 			delete(s.next, id) // deleted, disabled or moved to a satellite
+			delete(s.interval, id)
 		}
 	}
 	s.mu.Unlock()
@@ -297,6 +304,9 @@ func (s *Scheduler) RunNow(ctx context.Context, configurationID string) error {
 	if err != nil {
 		return err
 	}
+	if c.SatelliteID != "" {
+		return rpc.Conflict("this configuration runs on a satellite; it runs there on its interval")
+	}
 	s.mu.Lock()
 	if s.stopped || s.busy[c.ID] {
 		s.mu.Unlock()
@@ -312,8 +322,8 @@ func (s *Scheduler) work(ctx context.Context) {
 	defer s.workers.Done()
 	for {
 		j, err := s.queue.Dequeue(ctx)
-		if err != nil {
-			return
+		if err != nil || ctx.Err() != nil {
+			return // stopping: a job still queued is not started
 		}
 		r := s.svc.Execute(context.WithoutCancel(ctx), j.Configuration)
 		r.Source = "local"

@@ -3,6 +3,7 @@ package healthcheck
 import (
 	"context"
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 
@@ -166,5 +167,24 @@ func TestAHungCheckIsCutOffAtItsTimeout(t *testing.T) {
 	r := svc.Execute(t.Context(), c)
 	if r.Status != Unhealthy || time.Since(start) > 3*time.Second {
 		t.Fatalf("a hung check: %+v after %v", r, time.Since(start))
+	}
+}
+
+func TestStopBeforeStartAndRunNowOnASatelliteConfiguration(t *testing.T) {
+	db := storetest.SQLite(t)
+	ctx := t.Context()
+	svc, _ := newService(t, db)
+	s := NewScheduler(svc, SchedulerOptions{})
+	sat, _, _ := svc.RegisterSatellite(ctx, "edge")
+	c := httpConfig(t, svc, "http://127.0.0.1:1")
+	svc.UpdateConfiguration(ctx, c.ID, ConfigurationInput{SatelliteID: &sat.ID})
+	if err := svc.RunNow(ctx, c.ID); err == nil || !strings.Contains(err.Error(), "satellite") {
+		t.Fatalf("runNow of a satellite's configuration: %v, want a refusal", err)
+	}
+	if got := queued(s); len(got) != 0 {
+		t.Fatalf("queued %v", got)
+	}
+	if err := s.Stop(ctx); err != nil {
+		t.Fatalf("Stop before Start: %v", err)
 	}
 }

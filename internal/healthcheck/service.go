@@ -261,23 +261,23 @@ func (s *Service) UpdateConfiguration(ctx context.Context, id string, in Configu
 		return Configuration{}, err
 	}
 	c.UpdatedAt = s.now()
-	systems, err := s.st.systemsOf(ctx, s.st.db, id)
-	if err != nil {
-		return Configuration{}, err
-	}
-	err = s.mutateSystems(ctx, "updateConfiguration", systems,
-		func(ctx context.Context) error { return s.st.updateConfiguration(ctx, c) },
+	var systems []string
+	err = s.mutateSystems(ctx, "updateConfiguration", &systems,
+		func(ctx context.Context) (err error) {
+			systems, err = s.st.updateConfiguration(ctx, c)
+			return err
+		},
 		func(ctx context.Context) { s.configurationChanged(ctx, id, "updated") })
 	return c, err
 }
 
 func (s *Service) DeleteConfiguration(ctx context.Context, id string) error {
-	systems, err := s.st.systemsOf(ctx, s.st.db, id) // before the cascade removes them
-	if err != nil {
-		return err
-	}
-	return s.mutateSystems(ctx, "deleteConfiguration", systems,
-		func(ctx context.Context) error { return s.st.deleteConfiguration(ctx, id) },
+	var systems []string
+	return s.mutateSystems(ctx, "deleteConfiguration", &systems,
+		func(ctx context.Context) (err error) {
+			systems, err = s.st.deleteConfiguration(ctx, id)
+			return err
+		},
 		func(ctx context.Context) { s.configurationChanged(ctx, id, "deleted") })
 }
 
@@ -289,14 +289,14 @@ func (s *Service) Associate(ctx context.Context, systemID, configurationID strin
 		return Association{}, err
 	}
 	a := Association{SystemID: systemID, ConfigurationID: configurationID, Enabled: enabled, Thresholds: th, Status: Unknown, CreatedAt: s.now()}
-	err = s.mutateSystems(ctx, "associateSystem", []string{systemID},
+	err = s.mutateSystems(ctx, "associateSystem", &[]string{systemID},
 		func(ctx context.Context) error { return s.st.associate(ctx, a) },
 		func(ctx context.Context) { s.configurationChanged(ctx, configurationID, "associated") })
 	return a, err
 }
 
 func (s *Service) Disassociate(ctx context.Context, systemID, configurationID string) error {
-	return s.mutateSystems(ctx, "disassociateSystem", []string{systemID},
+	return s.mutateSystems(ctx, "disassociateSystem", &[]string{systemID},
 		func(ctx context.Context) error { return s.st.disassociate(ctx, systemID, configurationID) },
 		func(ctx context.Context) { s.configurationChanged(ctx, configurationID, "disassociated") })
 }
@@ -328,22 +328,16 @@ func (s *Service) RunNow(ctx context.Context, configurationID string) error {
 // ErrDuplicate and changes nothing.
 func (s *Service) Process(ctx context.Context, r Run) error {
 	var systems []string
-	var changes []StatusChange
 	return mutate.Do(ctx, s.log, "checkRun",
 		func(ctx context.Context) error {
 			var err error
 			systems, err = s.st.recordRun(ctx, r)
 			return err
 		},
-		func(ctx context.Context) error {
-			var err error
-			changes, err = s.settle(ctx, systems)
-			return errors.Join(err, s.invalidate(ctx, systems))
-		},
+		func(ctx context.Context) error { return s.settle(ctx, systems) },
 		func(ctx context.Context) {
 			s.broadcast(ctx, SignalRunCompleted, map[string]any{
 				"configurationId": r.ConfigurationID, "runId": r.ID, "status": r.Status, "systemIds": nonNil(systems)})
-			s.announce(ctx, changes)
 		})
 }
 
@@ -358,28 +352,25 @@ func nonNil(s []string) []string {
 }
 
 // mutateSystems runs a write that can change the status of systems as
-// write → settle statuses and invalidate them → signal, then announces
-// each status change.
-func (s *Service) mutateSystems(ctx context.Context, name string, systems []string, write func(context.Context) error, signal func(context.Context)) error {
-	var changes []StatusChange
+// write → settle (which invalidates and announces) → signal. *systems is
+// read after write returns, so a write can name the systems it touched
+// from inside its own transaction.
+func (s *Service) mutateSystems(ctx context.Context, name string, systems *[]string, write func(context.Context) error, signal func(context.Context)) error {
 	return mutate.Do(ctx, s.log, name, write,
-		func(ctx context.Context) error {
-			var err error
-			changes, err = s.settle(ctx, systems)
-			return errors.Join(err, s.invalidate(ctx, systems))
-		},
-		func(ctx context.Context) {
-			signal(ctx)
-			s.announce(ctx, changes)
-		})
+		func(ctx context.Context) error { return s.settle(ctx, *systems) },
+		signal)
 }
 
-// settle recomputes the status of systems and records each that changed
-// since it was last announced. Per system it is serialised, so a change is
-// reported once however many writes race.
-func (s *Service) settle(ctx context.Context, systems []string) ([]StatusChange, error) {
+// settle brings systems up to date after a write: under each system's
+// lock it recomputes the status, records a change since the last one
+// announced, drops the cached status, and announces the change
+// (SYSTEM_STATUS_CHANGED, then the hooks). Holding the lock through the
+// announcement keeps one system's changes in order, and reports each
+// once however many writes race. A hook therefore must not change a
+// system's health synchronously.
+func (s *Service) settle(ctx context.Context, systems []string) error {
 	if len(systems) == 0 {
-		return nil, nil
+		return nil
 	}
 	systems = slices.Compact(slices.Sorted(slices.Values(systems)))
 	stripes := make([]int, 0, len(systems))
@@ -395,24 +386,26 @@ func (s *Service) settle(ctx context.Context, systems []string) ([]StatusChange,
 			s.locks[i].Unlock()
 		}
 	}()
-	current, err := s.st.statuses(ctx, systems)
-	if err != nil {
-		return nil, err
-	}
 	var changes []StatusChange
-	for _, id := range systems {
-		prev, err := s.st.lastAnnounced(ctx, id)
-		if err != nil {
-			return changes, err
-		}
-		if now := current[id].Status; now != prev {
-			if err := s.st.announce(ctx, id, now, s.now()); err != nil {
-				return changes, err
+	current, err := s.st.statuses(ctx, systems)
+	if err == nil {
+		for _, id := range systems {
+			var prev Status
+			if prev, err = s.st.lastAnnounced(ctx, id); err != nil {
+				break
 			}
-			changes = append(changes, StatusChange{SystemID: id, Previous: prev, New: now})
+			if now := current[id].Status; now != prev {
+				if err = s.st.announce(ctx, id, now, s.now()); err != nil {
+					break
+				}
+				changes = append(changes, StatusChange{SystemID: id, Previous: prev, New: now})
+			}
 		}
 	}
-	return changes, nil
+	// Invalidate even if settling failed: the write happened.
+	err = errors.Join(err, s.invalidate(ctx, systems))
+	s.announce(ctx, changes)
+	return err
 }
 
 func (s *Service) invalidate(ctx context.Context, systems []string) error {

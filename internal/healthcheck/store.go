@@ -107,20 +107,59 @@ func (st *sqlStore) createConfiguration(ctx context.Context, c Configuration) er
 	return nil
 }
 
-func (st *sqlStore) updateConfiguration(ctx context.Context, c Configuration) error {
-	res, err := st.db.ExecContext(ctx, `UPDATE healthcheck_configurations SET name = ?, strategy = ?, config = ?,
-		interval_seconds = ?, timeout_seconds = ?, enabled = ?, satellite_id = ?, updated_at = ? WHERE id = ?`,
-		c.Name, c.Strategy, string(c.Config), c.IntervalSeconds, c.TimeoutSeconds, c.Enabled, nullString(c.SatelliteID),
-		store.Micros(c.UpdatedAt), c.ID)
-	if store.IsForeignKeyViolation(err) {
-		return ErrNotFound
-	}
-	return affected(res, err, "update configuration "+c.ID)
+// updateConfiguration writes c and returns the systems associated with it,
+// read in the same transaction.
+func (st *sqlStore) updateConfiguration(ctx context.Context, c Configuration) (systems []string, err error) {
+	err = st.db.InTx(ctx, func(tx *store.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE healthcheck_configurations SET name = ?, strategy = ?, config = ?,
+			interval_seconds = ?, timeout_seconds = ?, enabled = ?, satellite_id = ?, updated_at = ? WHERE id = ?`,
+			c.Name, c.Strategy, string(c.Config), c.IntervalSeconds, c.TimeoutSeconds, c.Enabled, nullString(c.SatelliteID),
+			store.Micros(c.UpdatedAt), c.ID)
+		if store.IsForeignKeyViolation(err) {
+			return ErrNotFound
+		}
+		if err := affected(res, err, "update configuration "+c.ID); err != nil {
+			return err
+		}
+		systems, err = st.systemsOf(ctx, tx, c.ID)
+		return err
+	})
+	return systems, err
 }
 
-func (st *sqlStore) deleteConfiguration(ctx context.Context, id string) error {
-	res, err := st.db.ExecContext(ctx, `DELETE FROM healthcheck_configurations WHERE id = ?`, id)
-	return affected(res, err, "delete configuration "+id)
+// deleteConfiguration deletes a configuration and returns the systems it
+// was associated with (the cascade removes the associations), read in the
+// same transaction after locking the configuration's row, so that no
+// association can be added in between.
+func (st *sqlStore) deleteConfiguration(ctx context.Context, id string) (systems []string, err error) {
+	err = st.db.InTx(ctx, func(tx *store.Tx) error {
+		if err := lockConfiguration(ctx, tx, id); err != nil {
+			return err
+		}
+		systems, err = st.systemsOf(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		res, err := tx.ExecContext(ctx, `DELETE FROM healthcheck_configurations WHERE id = ?`, id)
+		return affected(res, err, "delete configuration "+id)
+	})
+	return systems, err
+}
+
+// lockConfiguration locks a configuration's row until the transaction
+// ends. SQLite's write transactions are serialised already; PostgreSQL
+// needs the row lock, which also stops a concurrent association (its
+// foreign key check waits for it).
+func lockConfiguration(ctx context.Context, tx *store.Tx, id string) error {
+	if tx.Dialect() != store.Postgres {
+		return nil
+	}
+	var got string
+	err := tx.QueryRowContext(ctx, `SELECT id FROM healthcheck_configurations WHERE id = ? FOR UPDATE`, id).Scan(&got)
+	if errors.Is(err, sql.ErrNoRows) {
+		return ErrNotFound
+	}
+	return err
 }
 
 // Associations.

@@ -281,6 +281,10 @@ type Tx struct {
 	tx *sql.Tx
 }
 
+// Dialect returns the engine the transaction runs on, for the few
+// statements that differ (row locks, say).
+func (t *Tx) Dialect() Dialect { return t.h.db.dialect }
+
 // ExecContext runs a statement that returns no rows.
 func (t *Tx) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
 	return t.tx.ExecContext(ctx, t.h.prepare(query), args...)
