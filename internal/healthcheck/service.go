@@ -106,7 +106,9 @@ func (s *Service) Scope() *cache.Scope { return s.cache }
 
 // OnStatusChange registers fn, the systemStatusChanged hook: it runs after
 // a system's status changed, its cache entry was dropped and the signal
-// was sent.
+// was sent, in order for each system. It runs while that system's status
+// is locked, so it must not change a system's health synchronously (hand
+// such work to a goroutine of its own).
 func (s *Service) OnStatusChange(fn func(ctx context.Context, c StatusChange)) {
 	s.mu.Lock()
 	s.onChange = append(s.onChange, fn)
