@@ -393,10 +393,13 @@ func (s *Service) DeleteView(ctx context.Context, userID, id string) error {
 
 // Mutations: contacts.
 
-func (s *Service) contactsChanged(systemID string) (func(context.Context) error, func(context.Context)) {
-	return func(ctx context.Context) error { return s.cache.Invalidate(ctx, keyContacts(systemID)) },
+// contactsChanged returns the invalidation and the signal of a contact
+// mutation on the system *systemID names, read when they run (a removal
+// learns its system from its write).
+func (s *Service) contactsChanged(systemID *string) (func(context.Context) error, func(context.Context)) {
+	return func(ctx context.Context) error { return s.cache.Invalidate(ctx, keyContacts(*systemID)) },
 		func(ctx context.Context) {
-			if err := s.bus.Broadcast(ctx, SignalContactsChanged, map[string]string{"systemId": systemID}); err != nil {
+			if err := s.bus.Broadcast(ctx, SignalContactsChanged, map[string]string{"systemId": *systemID}); err != nil {
 				s.log.WarnContext(ctx, "signal failed", "signal", SignalContactsChanged, "err", err)
 			}
 		}
@@ -414,7 +417,7 @@ func (s *Service) AddContact(ctx context.Context, c Contact) (Contact, error) {
 		}
 		c.Email = "" // stored empty: resolved from the user when read
 	}
-	inv, sig := s.contactsChanged(c.SystemID)
+	inv, sig := s.contactsChanged(&c.SystemID)
 	err := mutate.Do(ctx, s.log, "addSystemContact", func(ctx context.Context) error { return s.st.addContact(ctx, c) }, inv, sig)
 	if err != nil {
 		return Contact{}, err
@@ -427,17 +430,12 @@ func (s *Service) AddContact(ctx context.Context, c Contact) (Contact, error) {
 
 func (s *Service) RemoveContact(ctx context.Context, id string) error {
 	var systemID string
+	inv, sig := s.contactsChanged(&systemID)
 	return mutate.Do(ctx, s.log, "removeSystemContact",
 		func(ctx context.Context) (err error) {
 			systemID, err = s.st.removeContact(ctx, id)
 			return err
-		},
-		func(ctx context.Context) error { return s.cache.Invalidate(ctx, keyContacts(systemID)) },
-		func(ctx context.Context) {
-			if err := s.bus.Broadcast(ctx, SignalContactsChanged, map[string]string{"systemId": systemID}); err != nil {
-				s.log.WarnContext(ctx, "signal failed", "signal", SignalContactsChanged, "err", err)
-			}
-		})
+		}, inv, sig)
 }
 
 // UserDeleted is the auth domain's userDeleted hook: the user's views and

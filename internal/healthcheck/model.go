@@ -113,9 +113,6 @@ type Satellite struct {
 var (
 	// ErrNotFound is returned for an id that names nothing.
 	ErrNotFound = errors.New("healthcheck: not found")
-	// ErrNotAssigned is returned when a satellite posts a run of a
-	// configuration not assigned to it.
-	ErrNotAssigned = errors.New("healthcheck: configuration not assigned to this satellite")
 )
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

@@ -3,12 +3,14 @@ package healthcheck
 import (
 	"context"
 	"encoding/json"
+	"hash/maphash"
 	"net/http"
 	"net/http/httptest"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/checkstack/checkstack/cache"
 	"github.com/checkstack/checkstack/internal/store"
 	"github.com/checkstack/checkstack/internal/store/storetest"
 )
@@ -185,5 +187,61 @@ func TestRemovingASatelliteSettlesSystemsOfConfigurationsMovedMeanwhile(t *testi
 	}
 	if cached.Status != Unknown || !announced {
 		t.Fatalf("b went healthy → unknown, but the cache still says %s and SYSTEM_STATUS_CHANGED for b was sent: %v", cached.Status, announced)
+	}
+}
+
+// lockCheckingBus fails the test if SYSTEM_STATUS_CHANGED is broadcast
+// while the system's status lock is free.
+type lockCheckingBus struct {
+	recordingBus
+	s      *Service
+	freeAt []string
+}
+
+func (b *lockCheckingBus) Broadcast(ctx context.Context, name string, payload any) error {
+	if c, ok := payload.(StatusChange); ok && b.s.statusLockFree(c.SystemID) {
+		b.freeAt = append(b.freeAt, "signal "+c.SystemID)
+	}
+	return b.recordingBus.Broadcast(ctx, name, payload)
+}
+
+// statusLockFree reports whether the lock serialising systemID's status is
+// free (taking and releasing it if so).
+func (s *Service) statusLockFree(systemID string) bool {
+	l := &s.locks[maphash.String(s.seed, systemID)%uint64(len(s.locks))]
+	if l.TryLock() {
+		l.Unlock()
+		return true
+	}
+	return false
+}
+
+// TestStatusChangesAreAnnouncedUnderTheSystemsLock: the signal and the
+// hooks of a status change run while the system's status is locked, so
+// that a later change of the same system cannot overtake them.
+func TestStatusChangesAreAnnouncedUnderTheSystemsLock(t *testing.T) {
+	db := storetest.SQLite(t)
+	ctx := t.Context()
+	bus := &lockCheckingBus{}
+	s := New(db, cache.NewMemory(cache.MemoryOptions{}), bus, quiet, Options{})
+	bus.s = s
+	var hookFree []string
+	s.OnStatusChange(func(_ context.Context, c StatusChange) {
+		if s.statusLockFree(c.SystemID) {
+			hookFree = append(hookFree, "hook "+c.SystemID)
+		}
+	})
+	addSystem(t, db, "sys")
+	tg := newTarget(t)
+	c := httpConfig(t, s, tg.URL)
+	s.Associate(ctx, "sys", c.ID, true, Thresholds{DegradedAfter: 1, UnhealthyAfter: 1})
+	runOnce(t, s, c)
+	tg.status.Store(500)
+	runOnce(t, s, c)
+	if len(bus.changes()) != 2 {
+		t.Fatalf("changes %v, want two", bus.changes())
+	}
+	if free := append(bus.freeAt, hookFree...); len(free) > 0 {
+		t.Fatalf("announced with the system's lock free: %v", free)
 	}
 }

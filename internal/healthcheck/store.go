@@ -20,12 +20,6 @@ type sqlStore struct {
 
 type scanner interface{ Scan(...any) error }
 
-type querier interface {
-	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
-	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
-}
-
 func microsPtr(t *time.Time) any {
 	if t == nil {
 		return nil
@@ -50,7 +44,15 @@ func nullString(s string) any {
 
 // Configurations.
 
-const configColumns = `id, name, strategy, config, interval_seconds, timeout_seconds, enabled, COALESCE(satellite_id, ''), last_run_at, created_at, updated_at`
+// configColumnsOf lists a configuration's columns, in scanConfig's order,
+// qualified by alias ("" or "c.").
+func configColumnsOf(alias string) string {
+	a := alias
+	return a + "id, " + a + "name, " + a + "strategy, " + a + "config, " + a + "interval_seconds, " + a + "timeout_seconds, " +
+		a + "enabled, COALESCE(" + a + "satellite_id, ''), " + a + "last_run_at, " + a + "created_at, " + a + "updated_at"
+}
+
+var configColumns = configColumnsOf("")
 
 func scanConfig(row scanner) (Configuration, error) {
 	var c Configuration
@@ -165,8 +167,8 @@ func lockConfiguration(ctx context.Context, tx *store.Tx, id string) error {
 // Associations.
 
 // systemsOf lists the systems associated with a configuration.
-func (st *sqlStore) systemsOf(ctx context.Context, q querier, configurationID string) ([]string, error) {
-	rows, err := q.QueryContext(ctx, `SELECT system_id FROM healthcheck_associations WHERE configuration_id = ? ORDER BY system_id`, configurationID)
+func (st *sqlStore) systemsOf(ctx context.Context, tx *store.Tx, configurationID string) ([]string, error) {
+	rows, err := tx.QueryContext(ctx, `SELECT system_id FROM healthcheck_associations WHERE configuration_id = ? ORDER BY system_id`, configurationID)
 	if err != nil {
 		return nil, fmt.Errorf("healthcheck: systems of %s: %w", configurationID, err)
 	}
@@ -238,7 +240,7 @@ func scanAssociation(row scanner, extra ...any) (Association, error) {
 // systemAssociations lists a system's associations with their
 // configurations.
 func (st *sqlStore) systemAssociations(ctx context.Context, systemID string) ([]Association, []Configuration, error) {
-	rows, err := st.db.QueryContext(ctx, `SELECT `+assocColumns+`, `+prefixed("c.", configColumns)+`
+	rows, err := st.db.QueryContext(ctx, `SELECT `+assocColumns+`, `+configColumnsOf("c.")+`
 		FROM healthcheck_associations a JOIN healthcheck_configurations c ON c.id = a.configuration_id
 		WHERE a.system_id = ? ORDER BY c.name, c.id`, systemID)
 	if err != nil {
@@ -263,21 +265,6 @@ func (st *sqlStore) systemAssociations(ctx context.Context, systemID string) ([]
 		cs = append(cs, c)
 	}
 	return as, cs, rows.Err()
-}
-
-// prefixed qualifies each column of a column list with a table alias.
-func prefixed(alias, columns string) string {
-	parts := strings.Split(columns, ",")
-	for i, p := range parts {
-		p = strings.TrimSpace(p)
-		if strings.HasPrefix(p, "COALESCE(") {
-			p = "COALESCE(" + alias + strings.TrimPrefix(p, "COALESCE(")
-		} else {
-			p = alias + p
-		}
-		parts[i] = p
-	}
-	return strings.Join(parts, ", ")
 }
 
 // statusChunk bounds the ids in one IN list, well under both engines'
