@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
-	"sync"
 	"time"
 
 	"github.com/checkstack/checkstack/cache"
@@ -45,9 +44,10 @@ type Service struct {
 	log   *slog.Logger
 	now   func() time.Time
 
-	mu            sync.Mutex
-	systemDeleted []func(ctx context.Context, systemID string)
-	systemCreated []func(ctx context.Context, s System)
+	systemSaved   hookList[System]
+	systemDeleted hookList[string]
+	groupSaved    hookList[Group]
+	groupDeleted  hookList[string]
 }
 
 // New returns the catalog service on db, caching through provider.
@@ -71,21 +71,6 @@ func New(db *store.DB, provider cache.Provider, bus signal.Bus, users UserLookup
 
 // Scope is the catalog's cache scope, for metrics.
 func (s *Service) Scope() *cache.Scope { return s.cache }
-
-// OnSystemDeleted registers fn to run after a system is deleted (and its
-// cache entries dropped), for other domains to clean up.
-func (s *Service) OnSystemDeleted(fn func(ctx context.Context, systemID string)) {
-	s.mu.Lock()
-	s.systemDeleted = append(s.systemDeleted, fn)
-	s.mu.Unlock()
-}
-
-// OnSystemCreated registers fn to run after a system is created.
-func (s *Service) OnSystemCreated(fn func(ctx context.Context, sys System)) {
-	s.mu.Lock()
-	s.systemCreated = append(s.systemCreated, fn)
-	s.mu.Unlock()
-}
 
 func newID() string { return rand.Text() }
 
@@ -202,10 +187,8 @@ func (s *Service) CreateSystem(ctx context.Context, in SystemInput) (System, err
 		func(ctx context.Context) error { return s.st.createSystem(ctx, sys) },
 		s.invalidateTopology,
 		func(ctx context.Context) {
+			s.systemSaved.run(ctx, sys)
 			s.broadcast(ctx, ChangedPayload{Entity: "system", Action: "created", ID: sys.ID})
-			for _, fn := range s.hooksCreated() {
-				fn(ctx, sys)
-			}
 		})
 	return sys, err
 }
@@ -226,6 +209,7 @@ func (s *Service) UpdateSystem(ctx context.Context, id string, in SystemInput) (
 		func(ctx context.Context) error { return s.st.updateSystem(ctx, sys) },
 		s.invalidateTopology,
 		func(ctx context.Context) {
+			s.systemSaved.run(ctx, sys)
 			s.broadcast(ctx, ChangedPayload{Entity: "system", Action: "updated", ID: id})
 		})
 	return sys, err
@@ -241,23 +225,9 @@ func (s *Service) DeleteSystem(ctx context.Context, id string) error {
 			return errors.Join(err, s.cache.Invalidate(ctx, keyContacts(id)))
 		},
 		func(ctx context.Context) {
-			for _, fn := range s.hooksDeleted() {
-				fn(ctx, id)
-			}
+			s.systemDeleted.run(ctx, id)
 			s.broadcast(ctx, ChangedPayload{Entity: "system", Action: "deleted", ID: id})
 		})
-}
-
-func (s *Service) hooksDeleted() []func(context.Context, string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]func(context.Context, string){}, s.systemDeleted...)
-}
-
-func (s *Service) hooksCreated() []func(context.Context, System) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]func(context.Context, System){}, s.systemCreated...)
 }
 
 // Mutations: groups and memberships.
@@ -282,6 +252,7 @@ func (s *Service) CreateGroup(ctx context.Context, in GroupInput) (Group, error)
 		func(ctx context.Context) error { return s.st.createGroup(ctx, g) },
 		s.invalidateTopology,
 		func(ctx context.Context) {
+			s.groupSaved.run(ctx, g)
 			s.broadcast(ctx, ChangedPayload{Entity: "group", Action: "created", ID: g.ID})
 		})
 	return g, err
@@ -302,6 +273,7 @@ func (s *Service) UpdateGroup(ctx context.Context, id string, in GroupInput) (Gr
 		func(ctx context.Context) error { return s.st.updateGroup(ctx, g) },
 		s.invalidateTopology,
 		func(ctx context.Context) {
+			s.groupSaved.run(ctx, g)
 			s.broadcast(ctx, ChangedPayload{Entity: "group", Action: "updated", ID: id})
 		})
 	if err != nil {
@@ -316,6 +288,7 @@ func (s *Service) DeleteGroup(ctx context.Context, id string) error {
 		func(ctx context.Context) error { return s.st.deleteGroup(ctx, id) },
 		s.invalidateTopology,
 		func(ctx context.Context) {
+			s.groupDeleted.run(ctx, id)
 			s.broadcast(ctx, ChangedPayload{Entity: "group", Action: "deleted", ID: id})
 		})
 }
