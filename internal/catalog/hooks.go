@@ -43,4 +43,6 @@ func (s *Service) OnSystemDeleted(fn func(ctx context.Context, systemID string))
 func (s *Service) OnGroupSaved(fn func(ctx context.Context, g Group)) { s.groupSaved.add(fn) }
 
 // OnGroupDeleted registers fn to run after a group is deleted.
-func (s *Service) OnGroupDeleted(fn func(ctx context.Context, groupID string)) { s.groupDeleted.add(fn) }
+func (s *Service) OnGroupDeleted(fn func(ctx context.Context, groupID string)) {
+	s.groupDeleted.add(fn)
+}

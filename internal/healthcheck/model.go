@@ -86,9 +86,12 @@ type CheckStatus struct {
 // SystemStatus is a system's health: the worst status over its enabled
 // checks (unknown when none has decided), with each check's detail.
 type SystemStatus struct {
-	SystemID string        `json:"systemId"`
-	Status   Status        `json:"status"`
-	Checks   []CheckStatus `json:"checks"`
+	SystemID string `json:"systemId"`
+	Status   Status `json:"status"`
+	// Since is when the system took this status, as it was announced
+	// (absent while no change has been announced yet).
+	Since  *time.Time    `json:"since,omitempty"`
+	Checks []CheckStatus `json:"checks"`
 }
 
 // aggregate computes a system's status from its checks.

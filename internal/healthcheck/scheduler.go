@@ -19,7 +19,8 @@ import (
 //   - each enabled configuration run here is due every interval, on a fixed
 //     phase: next = previous due time + interval, so runs do not drift;
 //   - a configuration whose run is still queued or running is not queued
-//     again (no pile-up): that slot is skipped;
+//     again (no pile-up): that slot is skipped; a RunNow meanwhile is not
+//     skipped but runs once after it;
 //   - on start, a configuration whose last run is older than its interval is
 //     due at once; the others keep their phase (last run + interval); one
 //     never run starts within a small random delay, so many new checks
@@ -127,7 +128,10 @@ type Scheduler struct {
 	next     map[string]time.Time     // due time per configuration id
 	interval map[string]time.Duration // the interval next was computed with
 	busy     map[string]bool          // queued or running
-	stopped  bool
+	// again holds the configurations asked to run (RunNow) while a run of
+	// theirs was queued or running: each runs once more after it.
+	again   map[string]Configuration
+	stopped bool
 
 	cancel  context.CancelFunc
 	loop    sync.WaitGroup // the scheduling loop
@@ -163,6 +167,7 @@ func NewScheduler(svc *Service, opts SchedulerOptions) *Scheduler {
 		next:     map[string]time.Time{},
 		interval: map[string]time.Duration{},
 		busy:     map[string]bool{},
+		again:    map[string]Configuration{},
 	}
 	svc.mu.Lock()
 	svc.scheduler = s
@@ -297,8 +302,10 @@ func (s *Scheduler) enqueue(ctx context.Context, c Configuration) {
 	}
 }
 
-// RunNow queues a run of a configuration at once, unless one is already
-// queued or running.
+// RunNow queues a run of a configuration at once. If one is already
+// queued or running, the new run follows it (once, however many times
+// RunNow is called meanwhile), so that a run asked for after a change is
+// never lost to a run that began before it.
 func (s *Scheduler) RunNow(ctx context.Context, configurationID string) error {
 	c, err := s.svc.st.configuration(ctx, configurationID)
 	if err != nil {
@@ -308,7 +315,12 @@ func (s *Scheduler) RunNow(ctx context.Context, configurationID string) error {
 		return rpc.Conflict("this configuration runs on a satellite; it runs there on its interval")
 	}
 	s.mu.Lock()
-	if s.stopped || s.busy[c.ID] {
+	if s.stopped {
+		s.mu.Unlock()
+		return nil
+	}
+	if s.busy[c.ID] {
+		s.again[c.ID] = c
 		s.mu.Unlock()
 		return nil
 	}
@@ -333,8 +345,16 @@ func (s *Scheduler) work(ctx context.Context) {
 			s.log.Error("cannot record run", "configuration", j.Configuration.ID, "err", err)
 		}
 		s.mu.Lock()
-		delete(s.busy, j.Configuration.ID)
+		c, again := s.again[j.Configuration.ID]
+		delete(s.again, j.Configuration.ID)
+		again = again && !s.stopped
+		if !again {
+			delete(s.busy, j.Configuration.ID)
+		}
 		s.mu.Unlock()
+		if again {
+			s.enqueue(ctx, c) // still busy: the follow-up run is queued
+		}
 	}
 }
 

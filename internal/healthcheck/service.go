@@ -34,6 +34,39 @@ type StatusChange struct {
 	New      Status `json:"newStatus"`
 }
 
+// Notification is how a status change reads to the system's subscribers:
+// a title, a body and an importance (info, warning or critical). ok is
+// false for the changes nobody needs to hear about: a first verdict of
+// healthy, and any change to unknown (checks removed or disabled).
+func (c StatusChange) Notification(systemName string) (title, body, importance string, ok bool) {
+	if systemName == "" {
+		systemName = c.SystemID
+	}
+	switch c.New {
+	case Degraded:
+		return "System health degraded: " + systemName,
+			fmt.Sprintf("%s is degraded (it was %s).", systemName, c.Previous), "warning", true
+	case Unhealthy:
+		return "System health critical: " + systemName,
+			fmt.Sprintf("%s is unhealthy (it was %s).", systemName, c.Previous), "critical", true
+	case Healthy:
+		if c.Previous == Degraded || c.Previous == Unhealthy {
+			return "System health restored: " + systemName,
+				fmt.Sprintf("%s is healthy again (it was %s).", systemName, c.Previous), "info", true
+		}
+	}
+	return "", "", "", false
+}
+
+// CheckChange is one check's status on one system moving (a run crossed
+// the association's thresholds).
+type CheckChange struct {
+	SystemID        string `json:"systemId"`
+	ConfigurationID string `json:"configurationId"`
+	Previous        Status `json:"previousStatus"`
+	New             Status `json:"newStatus"`
+}
+
 // Options configure a Service. Zero values are the defaults shown.
 type Options struct {
 	// StatusTTL is how long a system's status stays cached; 15s. Every
@@ -62,9 +95,10 @@ type Service struct {
 	// change is announced exactly once however many runs land at once.
 	locks [64]sync.Mutex
 
-	mu        sync.Mutex
-	onChange  []func(ctx context.Context, c StatusChange)
-	scheduler interface {
+	mu            sync.Mutex
+	onChange      []func(ctx context.Context, c StatusChange)
+	onCheckChange []func(ctx context.Context, c CheckChange)
+	scheduler     interface {
 		RunNow(ctx context.Context, configurationID string) error
 	}
 }
@@ -112,6 +146,17 @@ func (s *Service) Scope() *cache.Scope { return s.cache }
 func (s *Service) OnStatusChange(fn func(ctx context.Context, c StatusChange)) {
 	s.mu.Lock()
 	s.onChange = append(s.onChange, fn)
+	s.mu.Unlock()
+}
+
+// OnCheckStatusChange registers fn to run after a run moved a check's
+// status on a system, once the run's effects are stored, the systems'
+// cached statuses dropped and their changes announced. Hooks of different
+// runs may run concurrently, so fn should act on the current state (read
+// it again) rather than on the change's order.
+func (s *Service) OnCheckStatusChange(fn func(ctx context.Context, c CheckChange)) {
+	s.mu.Lock()
+	s.onCheckChange = append(s.onCheckChange, fn)
 	s.mu.Unlock()
 }
 
@@ -330,16 +375,28 @@ func (s *Service) RunNow(ctx context.Context, configurationID string) error {
 // ErrDuplicate and changes nothing.
 func (s *Service) Process(ctx context.Context, r Run) error {
 	var systems []string
+	var changes []CheckChange
 	return mutate.Do(ctx, s.log, "checkRun",
 		func(ctx context.Context) error {
 			var err error
-			systems, err = s.st.recordRun(ctx, r)
+			systems, changes, err = s.st.recordRun(ctx, r)
 			return err
 		},
 		func(ctx context.Context) error { return s.settle(ctx, systems) },
 		func(ctx context.Context) {
 			s.broadcast(ctx, SignalRunCompleted, map[string]any{
 				"configurationId": r.ConfigurationID, "runId": r.ID, "status": r.Status, "systemIds": nonNil(systems)})
+			if len(changes) == 0 {
+				return
+			}
+			s.mu.Lock()
+			hooks := slices.Clone(s.onCheckChange)
+			s.mu.Unlock()
+			for _, c := range changes {
+				for _, fn := range hooks {
+					fn(ctx, c)
+				}
+			}
 		})
 }
 

@@ -278,6 +278,7 @@ func (st *sqlStore) statuses(ctx context.Context, systemIDs []string) (map[strin
 	for _, id := range systemIDs {
 		out[id] = SystemStatus{SystemID: id, Status: Unknown, Checks: []CheckStatus{}}
 	}
+	announced := make(map[string]announcement, len(systemIDs))
 	for start := 0; start < len(systemIDs); start += statusChunk {
 		chunk := systemIDs[start:min(start+statusChunk, len(systemIDs))]
 		args := make([]any, len(chunk))
@@ -285,24 +286,27 @@ func (st *sqlStore) statuses(ctx context.Context, systemIDs []string) (map[strin
 			args[i] = id
 		}
 		rows, err := st.db.QueryContext(ctx, `SELECT a.system_id, a.configuration_id, c.name, c.strategy, a.enabled AND c.enabled,
-				a.status, a.last_run_at, a.last_message, a.last_latency_us
+				a.status, a.last_run_at, a.last_message, a.last_latency_us, COALESCE(ss.status, ''), ss.changed_at
 			FROM healthcheck_associations a JOIN healthcheck_configurations c ON c.id = a.configuration_id
+				LEFT JOIN healthcheck_system_status ss ON ss.system_id = a.system_id
 			WHERE a.system_id IN (`+placeholders(len(chunk))+`) ORDER BY a.system_id, c.name, c.id`, args...)
 		if err != nil {
 			return nil, fmt.Errorf("healthcheck: statuses: %w", err)
 		}
 		for rows.Next() {
-			var sys, status string
+			var sys, status, announcedStatus string
 			var c CheckStatus
-			var last sql.NullInt64
+			var last, changed sql.NullInt64
 			var latency int64
-			if err := rows.Scan(&sys, &c.ConfigurationID, &c.Name, &c.Strategy, &c.Enabled, &status, &last, &c.LastMessage, &latency); err != nil {
+			if err := rows.Scan(&sys, &c.ConfigurationID, &c.Name, &c.Strategy, &c.Enabled, &status, &last, &c.LastMessage, &latency,
+				&announcedStatus, &changed); err != nil {
 				rows.Close()
 				return nil, fmt.Errorf("healthcheck: statuses: %w", err)
 			}
 			c.Status, c.LastRunAt, c.LastLatencyMs = Status(status), timePtr(last), float64(latency)/1000
 			s := out[sys]
 			s.Checks = append(s.Checks, c)
+			announced[sys] = announcement{Status(announcedStatus), timePtr(changed)}
 			out[sys] = s
 		}
 		rows.Close()
@@ -312,9 +316,18 @@ func (st *sqlStore) statuses(ctx context.Context, systemIDs []string) (map[strin
 	}
 	for id, s := range out {
 		s.Status = aggregate(s.Checks)
+		if a := announced[id]; a.status == s.Status {
+			s.Since = a.at
+		}
 		out[id] = s
 	}
 	return out, nil
+}
+
+// announcement is the status last announced for a system, and when.
+type announcement struct {
+	status Status
+	at     *time.Time
 }
 
 func placeholders(n int) string {
@@ -325,9 +338,10 @@ func placeholders(n int) string {
 
 // recordRun stores a run, adds it to its hour, and applies it to every
 // association of its configuration, in one transaction. It returns the
-// systems whose association state changed, or ErrDuplicate when a run
-// with that id was recorded before (satellite ingest is idempotent).
-func (st *sqlStore) recordRun(ctx context.Context, r Run) (systems []string, err error) {
+// systems whose association state changed and the checks whose status
+// moved, or ErrDuplicate when a run with that id was recorded before
+// (satellite ingest is idempotent).
+func (st *sqlStore) recordRun(ctx context.Context, r Run) (systems []string, changes []CheckChange, err error) {
 	err = st.db.InTx(ctx, func(tx *store.Tx) error {
 		var n int
 		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM healthcheck_runs WHERE id = ?`, r.ID).Scan(&n); err != nil {
@@ -356,36 +370,37 @@ func (st *sqlStore) recordRun(ctx context.Context, r Run) (systems []string, err
 		if err := addToHour(ctx, tx, r, latency); err != nil {
 			return err
 		}
-		systems, err = applyToAssociations(ctx, tx, r, latency)
+		systems, changes, err = applyToAssociations(ctx, tx, r, latency)
 		return err
 	})
 	if err != nil && !errors.Is(err, errDuplicate) && !errors.Is(err, ErrNotFound) {
 		err = fmt.Errorf("healthcheck: record run %s: %w", r.ID, err)
 	}
-	return systems, err
+	return systems, changes, err
 }
 
 var errDuplicate = errors.New("healthcheck: run already recorded")
 
-func applyToAssociations(ctx context.Context, tx *store.Tx, r Run, latency int64) ([]string, error) {
+func applyToAssociations(ctx context.Context, tx *store.Tx, r Run, latency int64) ([]string, []CheckChange, error) {
 	rows, err := tx.QueryContext(ctx, `SELECT `+assocColumns+` FROM healthcheck_associations a WHERE a.configuration_id = ?`, r.ConfigurationID)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var as []Association
 	for rows.Next() {
 		a, err := scanAssociation(rows)
 		if err != nil {
 			rows.Close()
-			return nil, err
+			return nil, nil, err
 		}
 		as = append(as, a)
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	systems := make([]string, 0, len(as))
+	var changes []CheckChange
 	for _, a := range as {
 		if a.LastRunAt != nil && a.LastRunAt.After(r.StartedAt) {
 			continue // an older run arriving late (a satellite's buffer) does not rewrite the state
@@ -396,11 +411,14 @@ func applyToAssociations(ctx context.Context, tx *store.Tx, r Run, latency int64
 				WHERE system_id = ? AND configuration_id = ?`,
 			string(st.Status), st.Failures, st.Successes, st.Recent, store.Micros(r.StartedAt), string(r.Status), r.Message, latency,
 			a.SystemID, a.ConfigurationID); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		systems = append(systems, a.SystemID)
+		if st.Status != a.Status {
+			changes = append(changes, CheckChange{SystemID: a.SystemID, ConfigurationID: a.ConfigurationID, Previous: a.Status, New: st.Status})
+		}
 	}
-	return systems, nil
+	return systems, changes, nil
 }
 
 // lastAnnounced returns the status last announced for a system (unknown if
