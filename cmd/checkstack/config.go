@@ -23,6 +23,10 @@ type Config struct {
 	SecureCookies   bool          // --secure-cookies, CHECKSTACK_SECURE_COOKIES; false (set behind HTTPS)
 	CheckWorkers    int           // --check-workers, CHECKSTACK_CHECK_WORKERS; 16 checks at once
 	RunRetention    time.Duration // --run-retention, CHECKSTACK_RUN_RETENTION; 168h (7 days) of raw check runs
+	// NotificationRetention is how long read notifications (and finished
+	// deliveries) are kept; --notification-retention,
+	// CHECKSTACK_NOTIFICATION_RETENTION; 720h (30 days).
+	NotificationRetention time.Duration
 }
 
 // setting binds one Config field to a flag and an environment variable.
@@ -72,6 +76,14 @@ var settings = []setting{
 			return fmt.Errorf("must be a duration from 24h to 720h, not %q", v)
 		}
 		c.RunRetention = d
+		return nil
+	}},
+	{"notification-retention", "CHECKSTACK_NOTIFICATION_RETENTION", "720h", "how long read notifications and the delivery log are kept (1 to 365 days)", func(c *Config, v string) error {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 24*time.Hour || d > 365*24*time.Hour {
+			return fmt.Errorf("must be a duration from 24h to 8760h, not %q", v)
+		}
+		c.NotificationRetention = d
 		return nil
 	}},
 	{"secure-cookies", "CHECKSTACK_SECURE_COOKIES", "false", "mark session cookies Secure (serve behind HTTPS)", func(c *Config, v string) error {

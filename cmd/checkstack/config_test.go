@@ -23,7 +23,7 @@ func TestConfig(t *testing.T) {
 			t.Fatal(err)
 		}
 		want := Config{Listen: ":8080", Database: "./data/checkstack.db", LogLevel: "info", LogFormat: "text", ShutdownTimeout: 15 * time.Second,
-			CheckWorkers: 16, RunRetention: 7 * 24 * time.Hour}
+			CheckWorkers: 16, RunRetention: 7 * 24 * time.Hour, NotificationRetention: 30 * 24 * time.Hour}
 		if c != want {
 			t.Fatalf("defaults %+v, want %+v", c, want)
 		}
@@ -51,6 +51,7 @@ func TestConfig(t *testing.T) {
 		{[]string{"--shutdown-timeout", "soon"}, "--shutdown-timeout: must be a positive duration"},
 		{[]string{"--check-workers", "0"}, "--check-workers: must be a whole number from 1 to 1024"},
 		{[]string{"--run-retention", "1h"}, "--run-retention: must be a duration from 24h to 720h"},
+		{[]string{"--notification-retention", "12h"}, "--notification-retention: must be a duration from 24h to 8760h"},
 		{[]string{"--secure-cookies=maybe"}, "--secure-cookies: must be true or false"},
 		{[]string{"extra"}, `unexpected argument "extra"`},
 	} {

@@ -18,9 +18,11 @@ import (
 	"github.com/checkstack/checkstack/internal/auth"
 	"github.com/checkstack/checkstack/internal/catalog"
 	"github.com/checkstack/checkstack/internal/healthcheck"
+	"github.com/checkstack/checkstack/internal/notification"
 	"github.com/checkstack/checkstack/internal/rpc"
 	"github.com/checkstack/checkstack/internal/server"
 	"github.com/checkstack/checkstack/internal/signal"
+	"github.com/checkstack/checkstack/internal/slo"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/redis/go-redis/v9"
@@ -87,12 +89,44 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	cat.OnSystemDeleted(health.SystemDeleted)
 	scheduler := healthcheck.NewScheduler(health, healthcheck.SchedulerOptions{Workers: c.CheckWorkers})
 
+	notifications := notification.New(db, provider, bus, func(ctx context.Context, id string) (notification.User, error) {
+		u, err := authSvc.GetUser(ctx, id)
+		if errors.Is(err, auth.ErrNotFound) {
+			return notification.User{}, notification.ErrNotFound
+		}
+		return notification.User{Name: u.Name, Email: u.Email}, err
+	}, log, notification.Options{
+		Retention:    c.NotificationRetention,
+		SystemGroups: cat.SystemGroupIDs,
+	})
+	authSvc.OnUserDeleted(notifications.UserDeleted)
+	wireNotificationGroups(cat, notifications, log)
+	health.OnStatusChange(func(ctx context.Context, ch healthcheck.StatusChange) {
+		if title, body, importance, ok := ch.Notification(systemName(ctx, cat, ch.SystemID)); ok {
+			notifySystem(ctx, notifications, log, ch.SystemID, notification.Message{Title: title, Body: body, Importance: notification.Importance(importance)})
+		}
+	})
+
+	slos := slo.New(db, provider, bus, health, log, slo.Options{
+		SystemName: func(ctx context.Context, id string) (string, error) { return systemName(ctx, cat, id), nil },
+		OnAlert: func(ctx context.Context, a slo.Alert) {
+			title, body, importance := a.Message()
+			notifySystem(ctx, notifications, log, a.Objective.SystemID, notification.Message{Title: title, Body: body, Importance: notification.Importance(importance)})
+		},
+	})
+	health.OnStatusChange(slos.SystemStatusChanged)
+	health.OnCheckStatusChange(slos.CheckStatusChanged)
+	cat.OnSystemDeleted(slos.SystemDeleted)
+	if err := syncNotificationGroups(ctx, cat, notifications); err != nil {
+		return err
+	}
+
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		db.Collector(),
-		server.CacheCollector(cat.Scope(), health.Scope()),
+		server.CacheCollector(cat.Scope(), health.Scope(), slos.Scope(), notifications.Scope()),
 	)
 	// A satellite key (css_…) names a satellite; anything else is a user's
 	// credential.
@@ -109,7 +143,8 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	handler := server.New(server.Options{
 		Logger:       log,
 		Authenticate: authenticate,
-		Procedures:   slices.Concat(authSvc.Procedures(), cat.Procedures(), health.Procedures(), health.SatelliteProcedures()),
+		Procedures: slices.Concat(authSvc.Procedures(), cat.Procedures(), health.Procedures(), health.SatelliteProcedures(),
+			slos.Procedures(), notifications.Procedures()),
 		Signals: hub.Handler(func(r *http.Request) (string, bool) {
 			p, err := authSvc.Authenticate(r) // signals are for users
 			return p.UserID, err == nil
@@ -138,6 +173,8 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	welcome(ctx, log, authSvc, c)
 
 	scheduler.Start(ctx)
+	notifications.Start(ctx)
+	slos.Start(ctx)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	select {
@@ -152,6 +189,12 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	defer cancel()
 	if err := scheduler.Stop(sctx); err != nil {
 		log.Warn("checks still running at shutdown", "err", err)
+	}
+	if err := slos.Stop(sctx); err != nil {
+		log.Warn("slo sweep still running at shutdown", "err", err)
+	}
+	if err := notifications.Stop(sctx); err != nil {
+		log.Warn("deliveries still running at shutdown", "err", err)
 	}
 	if err := srv.Shutdown(sctx); err != nil {
 		log.Warn("shutdown did not finish in time", "err", err)
@@ -178,4 +221,68 @@ func dbFlag(c Config) string {
 		return ""
 	}
 	return " --database " + c.Database
+}
+
+// systemName is a system's name for messages, or its id when it cannot be
+// read.
+func systemName(ctx context.Context, cat *catalog.Service, id string) string {
+	sys, err := cat.System(ctx, id)
+	if err != nil {
+		return id
+	}
+	return sys.Name
+}
+
+func notifySystem(ctx context.Context, n *notification.Service, log *slog.Logger, systemID string, m notification.Message) {
+	if _, err := n.NotifySystem(ctx, systemID, m); err != nil {
+		log.ErrorContext(ctx, "cannot notify a system's subscribers", "system", systemID, "err", err)
+	}
+}
+
+// Each catalog system and group has a notification group
+// (catalog.system.<id>, catalog.group.<id>) that follows it.
+const catalogOwner = "catalog"
+
+func systemGroup(sys catalog.System) notification.Group {
+	return notification.Group{ID: notification.SystemGroupID(sys.ID), Name: sys.Name, Description: "Health and SLOs of system " + sys.Name, Owner: catalogOwner}
+}
+
+func catalogGroup(g catalog.Group) notification.Group {
+	return notification.Group{ID: notification.CatalogGroupID(g.ID), Name: g.Name, Description: "Every system of group " + g.Name, Owner: catalogOwner}
+}
+
+func wireNotificationGroups(cat *catalog.Service, n *notification.Service, log *slog.Logger) {
+	ensure := func(ctx context.Context, g notification.Group) {
+		if err := n.EnsureGroup(ctx, g); err != nil {
+			log.ErrorContext(ctx, "cannot save a notification group", "group", g.ID, "err", err)
+		}
+	}
+	remove := func(ctx context.Context, id string) {
+		if err := n.RemoveGroup(ctx, id); err != nil {
+			log.ErrorContext(ctx, "cannot remove a notification group", "group", id, "err", err)
+		}
+	}
+	cat.OnSystemSaved(func(ctx context.Context, sys catalog.System) { ensure(ctx, systemGroup(sys)) })
+	cat.OnSystemDeleted(func(ctx context.Context, id string) { remove(ctx, notification.SystemGroupID(id)) })
+	cat.OnGroupSaved(func(ctx context.Context, g catalog.Group) { ensure(ctx, catalogGroup(g)) })
+	cat.OnGroupDeleted(func(ctx context.Context, id string) { remove(ctx, notification.CatalogGroupID(id)) })
+}
+
+// syncNotificationGroups makes the catalog's notification groups match the
+// catalog at start, covering changes made while no server ran hooks.
+func syncNotificationGroups(ctx context.Context, cat *catalog.Service, n *notification.Service) error {
+	return n.SyncGroups(ctx, catalogOwner, func(ctx context.Context) ([]notification.Group, error) {
+		ents, err := cat.Entities(ctx)
+		if err != nil {
+			return nil, err
+		}
+		want := make([]notification.Group, 0, len(ents.Systems)+len(ents.Groups))
+		for _, sys := range ents.Systems {
+			want = append(want, systemGroup(sys))
+		}
+		for _, g := range ents.Groups {
+			want = append(want, catalogGroup(g))
+		}
+		return want, nil
+	})
 }

@@ -1,0 +1,412 @@
+package slo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/maphash"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/checkstack/checkstack/internal/healthcheck"
+	"github.com/checkstack/checkstack/internal/store"
+)
+
+// The engine keeps each objective's open downtime event in line with live
+// health. See the package documentation for its invariants.
+
+// SystemStatusChanged is the healthcheck systemStatusChanged hook: the
+// system and every system depending on it are reconciled (blame moves
+// with an upstream's health).
+func (s *Service) SystemStatusChanged(ctx context.Context, c healthcheck.StatusChange) {
+	systems := []string{c.SystemID}
+	down, err := s.st.downstreams(ctx, c.SystemID)
+	if err != nil {
+		s.log.ErrorContext(ctx, "cannot read dependents", "system", c.SystemID, "err", err)
+	}
+	if err := s.Reconcile(ctx, append(systems, down...)...); err != nil {
+		s.log.ErrorContext(ctx, "cannot reconcile downtime events", "system", c.SystemID, "err", err)
+	}
+}
+
+// CheckStatusChanged is the healthcheck check-status hook, for objectives
+// based on one check.
+func (s *Service) CheckStatusChanged(ctx context.Context, c healthcheck.CheckChange) {
+	if err := s.Reconcile(ctx, c.SystemID); err != nil {
+		s.log.ErrorContext(ctx, "cannot reconcile downtime events", "system", c.SystemID, "err", err)
+	}
+}
+
+// SystemDeleted is the catalog's systemDeleted hook. The system's
+// objectives, events and links went with it (ON DELETE CASCADE); its
+// cached entries are dropped, and the systems whose ongoing downtime was
+// blamed on it are reconciled (the blame falls back on themselves).
+func (s *Service) SystemDeleted(ctx context.Context, systemID string) {
+	_, err := s.cache.InvalidatePrefix(ctx, objectiveFam)
+	err = errors.Join(err, s.cache.Invalidate(ctx, keyList), s.cache.Invalidate(ctx, keySystem(systemID)))
+	if err != nil {
+		s.log.WarnContext(ctx, "cache invalidation failed", "system", systemID, "err", err)
+	}
+	blamed, err := collect(ctx, s.st.db, `SELECT DISTINCT system_id FROM slo_downtime_events WHERE ended_at IS NULL AND upstream_id = ?`, systemID)
+	if err != nil {
+		s.log.ErrorContext(ctx, "cannot read events blamed on a deleted system", "system", systemID, "err", err)
+		return
+	}
+	if err := s.Reconcile(ctx, blamed...); err != nil {
+		s.log.ErrorContext(ctx, "cannot reconcile downtime events", "err", err)
+	}
+}
+
+// Reconcile brings the downtime events of each system in line with live
+// health, then drops the cached entries of what moved, signals each moved
+// objective's status, and evaluates its alerts.
+func (s *Service) Reconcile(ctx context.Context, systemIDs ...string) error {
+	var changed []Objective
+	var errs []error
+	for _, id := range slices.Compact(slices.Sorted(slices.Values(systemIDs))) {
+		moved, err := s.reconcileEvents(ctx, id)
+		errs = append(errs, err)
+		changed = append(changed, moved...)
+	}
+	if len(changed) > 0 {
+		ids := make([]string, len(changed))
+		systems := make([]string, len(changed))
+		for i, o := range changed {
+			ids[i], systems[i] = o.ID, o.SystemID
+		}
+		errs = append(errs, s.invalidate(ctx, ids, systems))
+		s.announce(ctx, changed)
+		s.evaluate(ctx, ids)
+	}
+	return errors.Join(errs...)
+}
+
+// reconcileEvents makes the open events of a system's objectives match
+// live health, and returns the objectives whose events moved:
+//
+//   - subject up, event open → close it (at the recovery health reports,
+//     when it knows it, else now);
+//   - subject down, no event → open one, blamed on the first upstream (by
+//     id) that is down and not excluded, else on the system itself;
+//   - subject down, event open with other blame → close it and open one
+//     with the new blame at the same instant.
+//
+// It holds the system's lock within this instance; across instances, the
+// unique index on open events makes a concurrent writer's transaction
+// fail, and it starts again from what is stored then.
+func (s *Service) reconcileEvents(ctx context.Context, systemID string) ([]Objective, error) {
+	mu := &s.locks[maphash.String(s.seed, systemID)%uint64(len(s.locks))]
+	mu.Lock()
+	defer mu.Unlock()
+
+	bySystem, err := s.st.objectivesOf(ctx, []string{systemID})
+	if err != nil {
+		return nil, err
+	}
+	objs := bySystem[systemID]
+	if len(objs) == 0 {
+		return nil, nil
+	}
+	ups, err := s.st.upstreams(ctx, systemID)
+	if err != nil {
+		return nil, err
+	}
+	health, err := s.healthOf(ctx, append([]string{systemID}, ups...))
+	if err != nil {
+		return nil, err
+	}
+	blame := make([]Event, len(objs)) // the attribution each objective's downtime would get now
+	for i, o := range objs {
+		blame[i] = Event{Attribution: Self}
+		for _, u := range ups {
+			if isDown(health[u].Status) && !o.excludes(u) {
+				blame[i] = Event{Attribution: Upstream, UpstreamID: u, UpstreamName: s.name(ctx, u)}
+				break
+			}
+		}
+	}
+	ids := make([]string, len(objs))
+	for i, o := range objs {
+		ids[i] = o.ID
+	}
+
+	const attempts = 5
+	for attempt := 1; ; attempt++ {
+		now := s.now()
+		var changed []Objective
+		err := s.st.db.InTx(ctx, func(tx *store.Tx) error {
+			changed = changed[:0]
+			open, err := openEvents(ctx, tx, ids)
+			if err != nil {
+				return err
+			}
+			for i, o := range objs {
+				live := liveOf(o, health[systemID])
+				cur, has := open[o.ID]
+				want := blame[i]
+				switch {
+				case !live.Down && !has:
+					continue
+				case !live.Down:
+					if err := closeEvent(ctx, tx, cur.ID, recoveredAt(cur, live, now)); err != nil {
+						return err
+					}
+				case has && cur.Attribution == want.Attribution && cur.UpstreamID == want.UpstreamID:
+					continue
+				default:
+					if has {
+						if err := closeEvent(ctx, tx, cur.ID, now); err != nil {
+							return err
+						}
+					}
+					want.ID, want.ObjectiveID, want.SystemID, want.StartedAt = newID(), o.ID, systemID, now
+					if err := openEvent(ctx, tx, want); err != nil {
+						return err
+					}
+				}
+				changed = append(changed, o)
+			}
+			return nil
+		})
+		if errors.Is(err, errConflict) && attempt < attempts {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("slo: reconcile %s: %w", systemID, err)
+		}
+		return changed, nil
+	}
+}
+
+// recoveredAt is when an open event ends on recovery: when health says
+// the subject came back, if that is known and after the event began
+// (the recovery was missed: an instance stopped before recording it),
+// else now.
+func recoveredAt(e Event, live Live, now time.Time) time.Time {
+	if !live.Since.IsZero() && live.Since.After(e.StartedAt) && live.Since.Before(now) {
+		return live.Since
+	}
+	return now
+}
+
+func (s *Service) name(ctx context.Context, systemID string) string {
+	if s.opts.SystemName == nil {
+		return ""
+	}
+	n, err := s.opts.SystemName(ctx, systemID)
+	if err != nil {
+		s.log.WarnContext(ctx, "cannot name an upstream system", "system", systemID, "err", err)
+		return ""
+	}
+	return n
+}
+
+// Sweep reconciles every system that has objectives or open events, and
+// evaluates every objective's alerts. It repairs what a hook missed (a
+// recovery while no instance ran, a failed write), and raises the alerts
+// that move with the clock alone. It runs at start and every SweepEvery.
+func (s *Service) Sweep(ctx context.Context) error {
+	os, err := s.st.allObjectives(ctx)
+	if err != nil {
+		return err
+	}
+	systems, err := s.st.openSystems(ctx)
+	if err != nil {
+		return err
+	}
+	for _, o := range os {
+		systems = append(systems, o.SystemID)
+	}
+	err = s.Reconcile(ctx, systems...)
+	ids := make([]string, len(os))
+	for i, o := range os {
+		ids[i] = o.ID
+	}
+	s.evaluate(ctx, ids)
+	return err
+}
+
+// Alerts.
+
+// AlertKind is what an Alert announces.
+type AlertKind string
+
+const (
+	AlertBreaching AlertKind = "breaching" // availability fell below the target
+	AlertRecovered AlertKind = "recovered" // availability is back at or above the target
+	AlertFastBurn  AlertKind = "fast-burn" // the fast-burn alert started
+	AlertSlowBurn  AlertKind = "slow-burn" // the slow-burn alert started
+)
+
+// Alert is an objective's alert state moving.
+type Alert struct {
+	Kind      AlertKind
+	Objective Objective
+	Status    Status
+}
+
+// Message is the alert as a notification: a title, a body and an
+// importance (info, warning or critical).
+func (a Alert) Message() (title, body, importance string) {
+	o, st := a.Objective, a.Status
+	switch a.Kind {
+	case AlertBreaching:
+		return "SLO breached: " + o.Name,
+			fmt.Sprintf("Availability is %.3f%% over the last %d days, below the %g%% target; %.1f%% of the error budget remains.",
+				st.Availability, o.WindowDays, o.Target, st.ErrorBudget.RemainingPercent), "critical"
+	case AlertRecovered:
+		return "SLO back within target: " + o.Name,
+			fmt.Sprintf("Availability is %.3f%% over the last %d days, at or above the %g%% target.",
+				st.Availability, o.WindowDays, o.Target), "info"
+	case AlertFastBurn:
+		return "Error budget burning fast: " + o.Name,
+			fmt.Sprintf("The error budget is burning %.1f× faster than sustainable over the last hour (%.1f× over 5 minutes); %.1f%% remains.",
+				st.BurnRates.OneHour, st.BurnRates.FiveMinutes, st.ErrorBudget.RemainingPercent), "critical"
+	default:
+		return "Error budget burning: " + o.Name,
+			fmt.Sprintf("The error budget is burning %.1f× faster than sustainable over the last 6 hours (%.1f× over 30 minutes); %.1f%% remains.",
+				st.BurnRates.SixHours, st.BurnRates.ThirtyMinutes, st.ErrorBudget.RemainingPercent), "warning"
+	}
+}
+
+// alertLevel is the stored form of the burn alerts: "", "slow" or "fast".
+func alertLevel(a Alerts) string {
+	switch {
+	case a.FastBurn:
+		return "fast"
+	case a.SlowBurn:
+		return "slow"
+	}
+	return ""
+}
+
+func levelRank(l string) int { return map[string]int{"": 0, "slow": 1, "fast": 2}[l] }
+
+// evaluate compares each objective's status with the alert state last
+// announced and announces what changed, once across instances (the state
+// moves by a conditional update). Escalations and breach changes are told
+// to OnAlert; a burn alert that calms down only updates the state.
+func (s *Service) evaluate(ctx context.Context, objectiveIDs []string) {
+	for _, id := range objectiveIDs {
+		st, err := s.Objective(ctx, id)
+		if errors.Is(err, ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			s.log.WarnContext(ctx, "cannot evaluate alerts", "objective", id, "err", err)
+			continue
+		}
+		level, breaching := alertLevel(st.Status.Alerts), st.Status.IsBreaching
+		prevLevel, prevBreaching, err := s.st.alertState(ctx, id)
+		if err != nil {
+			if !errors.Is(err, ErrNotFound) {
+				s.log.WarnContext(ctx, "cannot evaluate alerts", "objective", id, "err", err)
+			}
+			continue
+		}
+		if level == prevLevel && breaching == prevBreaching {
+			continue
+		}
+		moved, err := s.st.moveAlertState(ctx, id, prevLevel, prevBreaching, level, breaching)
+		if err != nil || !moved {
+			if err != nil {
+				s.log.WarnContext(ctx, "cannot record alert state", "objective", id, "err", err)
+			}
+			continue // another instance announced it
+		}
+		var kinds []AlertKind
+		switch {
+		case breaching && !prevBreaching:
+			kinds = append(kinds, AlertBreaching)
+		case !breaching && prevBreaching:
+			kinds = append(kinds, AlertRecovered)
+		}
+		if levelRank(level) > levelRank(prevLevel) {
+			kinds = append(kinds, map[string]AlertKind{"slow": AlertSlowBurn, "fast": AlertFastBurn}[level])
+		}
+		// The figures behind the alert moved with the clock: drop the
+		// cached reads before telling anyone.
+		if err := s.invalidate(ctx, []string{id}, []string{st.Objective.SystemID}); err != nil {
+			s.log.WarnContext(ctx, "cache invalidation failed", "objective", id, "err", err)
+		}
+		s.broadcast(ctx, SignalStatusChanged, StatusPayload{SystemID: st.Objective.SystemID, ObjectiveID: id,
+			BudgetRemainingPercent: st.Status.ErrorBudget.RemainingPercent, IsBreaching: breaching})
+		if s.opts.OnAlert != nil {
+			for _, k := range kinds {
+				s.opts.OnAlert(ctx, Alert{Kind: k, Objective: st.Objective, Status: st.Status})
+			}
+		}
+	}
+}
+
+// Background jobs.
+
+type jobs struct {
+	mu      sync.Mutex
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+	stopped bool
+}
+
+// Start runs the sweep (at once, then every SweepEvery) and the daily
+// purge of old events, until ctx ends or Stop is called.
+func (s *Service) Start(ctx context.Context) {
+	s.jobs.mu.Lock()
+	defer s.jobs.mu.Unlock()
+	if s.jobs.cancel != nil || s.jobs.stopped {
+		return
+	}
+	ctx, s.jobs.cancel = context.WithCancel(ctx)
+	s.jobs.wg.Add(1)
+	go func() {
+		defer s.jobs.wg.Done()
+		sweep := time.NewTicker(s.opts.SweepEvery)
+		defer sweep.Stop()
+		purge := time.NewTicker(24 * time.Hour)
+		defer purge.Stop()
+		s.purge(ctx)
+		for {
+			if err := s.Sweep(ctx); err != nil && ctx.Err() == nil {
+				s.log.ErrorContext(ctx, "sweep failed", "err", err)
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-sweep.C:
+			case <-purge.C:
+				s.purge(ctx)
+			}
+		}
+	}()
+}
+
+// Stop stops the jobs and waits, until ctx ends, for a sweep under way.
+// Safe to call more than once.
+func (s *Service) Stop(ctx context.Context) error {
+	s.jobs.mu.Lock()
+	s.jobs.stopped = true
+	if s.jobs.cancel != nil {
+		s.jobs.cancel()
+	}
+	s.jobs.mu.Unlock()
+	done := make(chan struct{})
+	go func() { s.jobs.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("slo: sweep still running at shutdown: %w", ctx.Err())
+	}
+}
+
+func (s *Service) purge(ctx context.Context) {
+	n, err := s.st.purgeEvents(ctx, s.now().Add(-s.opts.Retention))
+	if err != nil {
+		if ctx.Err() == nil {
+			s.log.ErrorContext(ctx, "retention failed", "err", err)
+		}
+		return
+	}
+	s.log.InfoContext(ctx, "retention applied", "events_deleted", n)
+}

@@ -1,0 +1,499 @@
+package slo
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"hash/maphash"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/checkstack/checkstack/cache"
+	"github.com/checkstack/checkstack/internal/healthcheck"
+	"github.com/checkstack/checkstack/internal/mutate"
+	"github.com/checkstack/checkstack/internal/rpc"
+	"github.com/checkstack/checkstack/internal/signal"
+	"github.com/checkstack/checkstack/internal/store"
+)
+
+// Signals.
+const (
+	// SignalStatusChanged: an objective's status moved (its events, its
+	// definition or its alerts changed), or it was deleted.
+	SignalStatusChanged = "SLO_STATUS_CHANGED" // {systemId, objectiveId, budgetRemainingPercent, isBreaching, deleted?}
+	// SignalDependenciesChanged: a dependency was added or removed.
+	SignalDependenciesChanged = "SLO_DEPENDENCIES_CHANGED" // {systemId, upstreamId, action}
+)
+
+// StatusPayload is the payload of SignalStatusChanged.
+type StatusPayload struct {
+	SystemID               string  `json:"systemId"`
+	ObjectiveID            string  `json:"objectiveId"`
+	BudgetRemainingPercent float64 `json:"budgetRemainingPercent"`
+	IsBreaching            bool    `json:"isBreaching"`
+	Deleted                bool    `json:"deleted,omitempty"`
+}
+
+// HealthReader reads live health; *healthcheck.Service is one.
+type HealthReader interface {
+	BulkHealth(ctx context.Context, systemIDs []string) ([]healthcheck.SystemStatus, error)
+}
+
+// Options configure a Service. Zero values are the defaults shown.
+type Options struct {
+	// TTL is how long reads stay cached; 15s. Every change of events or
+	// objectives invalidates at once; the TTL bounds how stale the
+	// figures that move with the clock alone (budget spent by an ongoing
+	// outage) may be.
+	TTL time.Duration
+	// SystemName names an upstream system for the events blamed on it;
+	// nil: events carry the id only.
+	SystemName func(ctx context.Context, id string) (string, error)
+	// OnAlert is told when an objective starts or stops breaching, or its
+	// budget starts burning fast or slowly; nil: nobody is told.
+	OnAlert func(ctx context.Context, a Alert)
+	// SweepEvery is how often every system is reconciled with live health
+	// and every objective's alerts evaluated; 1m.
+	SweepEvery time.Duration
+	// Retention is how long events are kept after they end; 400 days
+	// (longer than the longest window).
+	Retention time.Duration
+	// Now is the clock; time.Now.
+	Now func() time.Time
+}
+
+// Service is the SLO domain: objectives, dependencies, the engine that
+// records downtime, and the cached reads. Safe for concurrent use.
+type Service struct {
+	st     sqlStore
+	cache  *cache.Scope
+	bus    signal.Bus
+	health HealthReader
+	log    *slog.Logger
+	opts   Options
+
+	// locks serialise reconciliation per system (by stripe) within this
+	// instance; across instances the unique index on open events does.
+	seed  maphash.Seed
+	locks [64]sync.Mutex
+
+	jobs jobs
+}
+
+// New returns the SLO service on db, caching through provider and reading
+// live health from health.
+func New(db *store.DB, provider cache.Provider, bus signal.Bus, health HealthReader, log *slog.Logger, opts Options) *Service {
+	if opts.TTL <= 0 {
+		opts.TTL = 15 * time.Second
+	}
+	if opts.SweepEvery <= 0 {
+		opts.SweepEvery = time.Minute
+	}
+	if opts.Retention <= 0 {
+		opts.Retention = 400 * 24 * time.Hour
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	log = log.With("component", "slo")
+	return &Service{
+		st: sqlStore{db: db.For("slo")},
+		cache: cache.NewScope(provider, cache.ScopeOptions{
+			Name:       scopeName,
+			DefaultTTL: opts.TTL,
+			OnError:    func(op string, err error) { log.Warn("cache provider error", "op", op, "err", err) },
+		}),
+		bus:    bus,
+		health: health,
+		log:    log,
+		opts:   opts,
+		seed:   maphash.MakeSeed(),
+	}
+}
+
+// Scope is the service's cache scope, for metrics.
+func (s *Service) Scope() *cache.Scope { return s.cache }
+
+func (s *Service) now() time.Time { return s.opts.Now().UTC().Truncate(time.Microsecond) }
+
+func newID() string { return rand.Text() }
+
+// Reads.
+
+// List returns every objective with its status.
+func (s *Service) List(ctx context.Context) ([]ObjectiveStatus, error) {
+	return cache.Wrap(ctx, s.cache, keyList, func(ctx context.Context) ([]ObjectiveStatus, error) {
+		os, err := s.st.allObjectives(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return s.withStatus(ctx, os)
+	})
+}
+
+// Objective returns one objective with its status.
+func (s *Service) Objective(ctx context.Context, id string) (ObjectiveStatus, error) {
+	// Errors are never cached; cache an unknown id as nil instead.
+	p, err := cache.Wrap(ctx, s.cache, keyObjective(id), func(ctx context.Context) (*ObjectiveStatus, error) {
+		o, err := s.st.objective(ctx, id)
+		if errors.Is(err, ErrNotFound) {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		out, err := s.withStatus(ctx, []Objective{o})
+		if err != nil {
+			return nil, err
+		}
+		return &out[0], nil
+	})
+	if err != nil {
+		return ObjectiveStatus{}, err
+	}
+	if p == nil {
+		return ObjectiveStatus{}, ErrNotFound
+	}
+	return *p, nil
+}
+
+// ForSystem returns a system's objectives with their statuses.
+func (s *Service) ForSystem(ctx context.Context, systemID string) ([]ObjectiveStatus, error) {
+	return cache.Wrap(ctx, s.cache, keySystem(systemID), func(ctx context.Context) ([]ObjectiveStatus, error) {
+		out, err := s.loadSystems(ctx, []string{systemID})
+		if err != nil {
+			return nil, err
+		}
+		return out[0], nil
+	})
+}
+
+// ForSystems returns each system's objectives with their statuses, in
+// order. Entries are shared with ForSystem and with overlapping calls; the
+// misses load together, in three queries whatever their number.
+func (s *Service) ForSystems(ctx context.Context, systemIDs []string) ([][]ObjectiveStatus, error) {
+	return cache.WrapManyBatched(ctx, s.cache, systemIDs, keySystem, s.loadSystems)
+}
+
+func (s *Service) loadSystems(ctx context.Context, systemIDs []string) ([][]ObjectiveStatus, error) {
+	bySystem, err := s.st.objectivesOf(ctx, systemIDs)
+	if err != nil {
+		return nil, err
+	}
+	var all []Objective
+	for _, id := range systemIDs {
+		all = append(all, bySystem[id]...)
+	}
+	statuses, err := s.withStatus(ctx, all)
+	if err != nil {
+		return nil, err
+	}
+	out := make([][]ObjectiveStatus, len(systemIDs))
+	i := 0
+	for k, id := range systemIDs {
+		n := len(bySystem[id])
+		out[k] = statuses[i : i+n : i+n]
+		i += n
+	}
+	return out, nil
+}
+
+// withStatus computes the status of each objective: one query for their
+// events, one health read for their systems.
+func (s *Service) withStatus(ctx context.Context, os []Objective) ([]ObjectiveStatus, error) {
+	out := make([]ObjectiveStatus, len(os))
+	if len(os) == 0 {
+		return out, nil
+	}
+	now := s.now()
+	ids := make([]string, len(os))
+	var systems []string
+	longest := time.Duration(0)
+	for i, o := range os {
+		ids[i] = o.ID
+		systems = append(systems, o.SystemID)
+		longest = max(longest, o.Window())
+	}
+	events, err := s.st.eventsSince(ctx, ids, now.Add(-longest))
+	if err != nil {
+		return nil, err
+	}
+	health, err := s.healthOf(ctx, systems)
+	if err != nil {
+		return nil, err
+	}
+	for i, o := range os {
+		out[i] = ObjectiveStatus{Objective: o, Status: ComputeStatus(o, events[o.ID], liveOf(o, health[o.SystemID]), now)}
+	}
+	return out, nil
+}
+
+// healthOf reads the live health of the systems (each once).
+func (s *Service) healthOf(ctx context.Context, systemIDs []string) (map[string]healthcheck.SystemStatus, error) {
+	ids := slices.Compact(slices.Sorted(slices.Values(systemIDs)))
+	hs, err := s.health.BulkHealth(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]healthcheck.SystemStatus, len(hs))
+	for _, h := range hs {
+		out[h.SystemID] = h
+	}
+	return out, nil
+}
+
+// isDown is the rule for downtime: a system (or check) is down while it
+// is degraded or unhealthy — it has left healthy. Unknown (no run has
+// decided) is not downtime.
+func isDown(st healthcheck.Status) bool {
+	return st == healthcheck.Degraded || st == healthcheck.Unhealthy
+}
+
+// liveOf is what live health says of an objective's subject: its one
+// check when it names one (a check gone from the system is not down),
+// else the system.
+func liveOf(o Objective, h healthcheck.SystemStatus) Live {
+	if o.ConfigurationID != "" {
+		for _, c := range h.Checks {
+			if c.ConfigurationID == o.ConfigurationID {
+				return Live{Down: c.Enabled && isDown(c.Status)}
+			}
+		}
+		return Live{}
+	}
+	l := Live{Down: isDown(h.Status)}
+	if h.Since != nil {
+		l.Since = *h.Since
+	}
+	return l
+}
+
+// Dependencies lists a system's links in both directions.
+func (s *Service) Dependencies(ctx context.Context, systemID string) (Dependencies, error) {
+	return s.st.dependencies(ctx, systemID)
+}
+
+// Events lists an objective's downtime events overlapping [from, to),
+// newest first.
+func (s *Service) Events(ctx context.Context, objectiveID string, from, to time.Time, limit int) ([]Event, error) {
+	if _, err := s.st.objective(ctx, objectiveID); err != nil {
+		return nil, err
+	}
+	return s.st.eventsPage(ctx, objectiveID, from, to, limit)
+}
+
+// Mutations.
+
+// ObjectiveInput is what may be set on an objective; nil fields are left
+// alone by UpdateObjective (and take defaults on create).
+type ObjectiveInput struct {
+	SystemID            *string
+	Name                *string
+	Description         *string
+	Target              *float64
+	WindowDays          *int
+	Mode                *Mode
+	ExcludedUpstreamIDs []string // nil: unchanged
+	ConfigurationID     *string  // "": the system's aggregate health
+}
+
+func (in ObjectiveInput) apply(o Objective) Objective {
+	set(&o.SystemID, in.SystemID)
+	set(&o.Name, in.Name)
+	set(&o.Description, in.Description)
+	set(&o.Target, in.Target)
+	set(&o.WindowDays, in.WindowDays)
+	set(&o.Mode, in.Mode)
+	set(&o.ConfigurationID, in.ConfigurationID)
+	if in.ExcludedUpstreamIDs != nil {
+		o.ExcludedUpstreamIDs = slices.Compact(slices.Sorted(slices.Values(in.ExcludedUpstreamIDs)))
+	}
+	return o
+}
+
+func set[T any](dst *T, src *T) {
+	if src != nil {
+		*dst = *src
+	}
+}
+
+// checkObjective validates what the input could not check alone: the
+// system does not exclude itself, and a named check is one of its own.
+func (s *Service) checkObjective(ctx context.Context, o Objective) error {
+	if slices.Contains(o.ExcludedUpstreamIDs, o.SystemID) {
+		return rpc.Invalid("excludedUpstreamIds", "must not contain the objective's own system")
+	}
+	if o.ConfigurationID == "" {
+		return nil
+	}
+	h, err := s.healthOf(ctx, []string{o.SystemID})
+	if err != nil {
+		return err
+	}
+	for _, c := range h[o.SystemID].Checks {
+		if c.ConfigurationID == o.ConfigurationID {
+			return nil
+		}
+	}
+	return rpc.Invalid("healthCheckConfigurationId", "is not a health check of the objective's system")
+}
+
+// CreateObjective creates an objective. On a system that is down already
+// it opens a downtime event at once.
+func (s *Service) CreateObjective(ctx context.Context, in ObjectiveInput) (ObjectiveStatus, error) {
+	now := s.now()
+	o := in.apply(Objective{ID: newID(), Mode: Strict, ExcludedUpstreamIDs: []string{}, CreatedAt: now, UpdatedAt: now})
+	if err := s.checkObjective(ctx, o); err != nil {
+		return ObjectiveStatus{}, err
+	}
+	err := s.mutateObjective(ctx, "createObjective", o, []string{o.SystemID},
+		func(ctx context.Context) error { return s.st.createObjective(ctx, o) })
+	if err != nil {
+		return ObjectiveStatus{}, err
+	}
+	return s.Objective(ctx, o.ID)
+}
+
+// UpdateObjective changes an objective. Moving it to another system
+// closes its open event there and reconciles it on the new one; both
+// systems' cached entries are dropped.
+func (s *Service) UpdateObjective(ctx context.Context, id string, in ObjectiveInput) (ObjectiveStatus, error) {
+	old, err := s.st.objective(ctx, id)
+	if err != nil {
+		return ObjectiveStatus{}, err
+	}
+	o := in.apply(old)
+	o.UpdatedAt = s.now()
+	if err := s.checkObjective(ctx, o); err != nil {
+		return ObjectiveStatus{}, err
+	}
+	err = s.mutateObjective(ctx, "updateObjective", o, []string{old.SystemID, o.SystemID},
+		func(ctx context.Context) error { return s.st.updateObjective(ctx, o) })
+	if err != nil {
+		return ObjectiveStatus{}, err
+	}
+	return s.Objective(ctx, id)
+}
+
+// DeleteObjective deletes an objective with its events.
+func (s *Service) DeleteObjective(ctx context.Context, id string) error {
+	o, err := s.st.objective(ctx, id)
+	if err != nil {
+		return err
+	}
+	return mutate.Do(ctx, s.log, "deleteObjective",
+		func(ctx context.Context) error { return s.st.deleteObjective(ctx, id) },
+		func(ctx context.Context) error { return s.invalidate(ctx, []string{id}, []string{o.SystemID}) },
+		func(ctx context.Context) {
+			s.broadcast(ctx, SignalStatusChanged, StatusPayload{SystemID: o.SystemID, ObjectiveID: id, Deleted: true})
+		})
+}
+
+// mutateObjective runs write, brings the events of systems up to date with
+// live health, drops the objective's, the list's and the systems' entries,
+// and signals the objective's new status.
+func (s *Service) mutateObjective(ctx context.Context, name string, o Objective, systems []string, write func(context.Context) error) error {
+	changed := []Objective{o}
+	err := mutate.Do(ctx, s.log, name,
+		func(ctx context.Context) error {
+			if err := write(ctx); err != nil {
+				return err
+			}
+			for _, sys := range slices.Compact(systems) {
+				// The objective is written; a failure here is repaired by
+				// the next sweep, so it is logged, not returned.
+				moved, err := s.reconcileEvents(ctx, sys)
+				if err != nil {
+					s.log.ErrorContext(ctx, "cannot reconcile downtime events", "system", sys, "err", err)
+				}
+				for _, m := range moved {
+					if m.ID != o.ID {
+						changed = append(changed, m)
+					}
+				}
+			}
+			return nil
+		},
+		func(ctx context.Context) error {
+			ids := make([]string, len(changed))
+			for i, c := range changed {
+				ids[i] = c.ID
+				systems = append(systems, c.SystemID)
+			}
+			return s.invalidate(ctx, ids, systems)
+		},
+		func(ctx context.Context) { s.announce(ctx, changed) })
+	if errors.Is(err, errUnknownSystem) {
+		return rpc.NotFound("system", o.SystemID)
+	}
+	return err
+}
+
+// AddDependency makes systemID depend on upstreamID, then re-attributes
+// the system's ongoing downtime.
+func (s *Service) AddDependency(ctx context.Context, systemID, upstreamID string) error {
+	return s.changeDependency(ctx, "added", systemID, upstreamID,
+		func(ctx context.Context) error { return s.st.addDependency(ctx, systemID, upstreamID, s.now()) })
+}
+
+// RemoveDependency removes a link, then re-attributes the system's
+// ongoing downtime.
+func (s *Service) RemoveDependency(ctx context.Context, systemID, upstreamID string) error {
+	return s.changeDependency(ctx, "removed", systemID, upstreamID,
+		func(ctx context.Context) error { return s.st.removeDependency(ctx, systemID, upstreamID) })
+}
+
+func (s *Service) changeDependency(ctx context.Context, action, systemID, upstreamID string, write func(context.Context) error) error {
+	err := mutate.Do(ctx, s.log, "dependency "+action, write, nil, func(ctx context.Context) {
+		s.broadcast(ctx, SignalDependenciesChanged, map[string]string{"systemId": systemID, "upstreamId": upstreamID, "action": action})
+	})
+	if errors.Is(err, errUnknownSystem) {
+		return ErrNotFound
+	}
+	if err != nil {
+		return err
+	}
+	// Blame follows the graph: reconcile as the engine would (it
+	// invalidates and signals what moved).
+	if err := s.Reconcile(context.WithoutCancel(ctx), systemID); err != nil {
+		s.log.ErrorContext(ctx, "cannot reconcile downtime events", "system", systemID, "err", err)
+	}
+	return nil
+}
+
+// invalidate drops the list and the entries of the objectives and
+// systems.
+func (s *Service) invalidate(ctx context.Context, objectives, systems []string) error {
+	errs := []error{s.cache.Invalidate(ctx, keyList)}
+	for _, id := range slices.Compact(slices.Sorted(slices.Values(objectives))) {
+		errs = append(errs, s.cache.Invalidate(ctx, keyObjective(id)))
+	}
+	for _, id := range slices.Compact(slices.Sorted(slices.Values(systems))) {
+		errs = append(errs, s.cache.Invalidate(ctx, keySystem(id)))
+	}
+	return errors.Join(errs...)
+}
+
+// announce signals the fresh status of each objective (read through the
+// cache after its invalidation, so the read also warms it).
+func (s *Service) announce(ctx context.Context, os []Objective) {
+	for _, o := range os {
+		st, err := s.Objective(ctx, o.ID)
+		if err != nil {
+			if !errors.Is(err, ErrNotFound) {
+				s.log.WarnContext(ctx, "cannot read a status to announce", "objective", o.ID, "err", err)
+			}
+			continue
+		}
+		s.broadcast(ctx, SignalStatusChanged, StatusPayload{SystemID: st.Objective.SystemID, ObjectiveID: o.ID,
+			BudgetRemainingPercent: st.Status.ErrorBudget.RemainingPercent, IsBreaching: st.Status.IsBreaching})
+	}
+}
+
+func (s *Service) broadcast(ctx context.Context, name string, payload any) {
+	if err := s.bus.Broadcast(ctx, name, payload); err != nil {
+		s.log.WarnContext(ctx, "signal failed", "signal", name, "err", err)
+	}
+}

@@ -1,0 +1,461 @@
+package slo
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/checkstack/checkstack/internal/store"
+)
+
+// sqlStore is the SLO tables. It is the only code that reads them.
+type sqlStore struct {
+	db *store.Handle
+}
+
+type querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+// chunk bounds the ids in one IN list, well under both engines' limits.
+const chunk = 500
+
+func placeholders(n int) string { return strings.TrimSuffix(strings.Repeat("?, ", n), ", ") }
+
+func anys(ss []string) []any {
+	out := make([]any, len(ss))
+	for i, s := range ss {
+		out[i] = s
+	}
+	return out
+}
+
+// chunked runs fn on ids a chunk at a time.
+func chunked(ids []string, fn func(part []string) error) error {
+	for start := 0; start < len(ids); start += chunk {
+		if err := fn(ids[start:min(start+chunk, len(ids))]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Objectives.
+
+const objectiveColumns = `id, system_id, name, description, target, window_days, dependency_mode, excluded_upstreams,
+	configuration_id, created_at, updated_at`
+
+func scanObjective(row interface{ Scan(...any) error }) (Objective, error) {
+	var o Objective
+	var mode, excluded string
+	var created, updated int64
+	err := row.Scan(&o.ID, &o.SystemID, &o.Name, &o.Description, &o.Target, &o.WindowDays, &mode, &excluded,
+		&o.ConfigurationID, &created, &updated)
+	if err != nil {
+		return o, err
+	}
+	o.Mode = Mode(mode)
+	if err := json.Unmarshal([]byte(excluded), &o.ExcludedUpstreamIDs); err != nil {
+		return o, fmt.Errorf("excluded upstreams of %s: %w", o.ID, err)
+	}
+	if o.ExcludedUpstreamIDs == nil {
+		o.ExcludedUpstreamIDs = []string{}
+	}
+	o.CreatedAt, o.UpdatedAt = store.FromMicros(created), store.FromMicros(updated)
+	return o, nil
+}
+
+func (st *sqlStore) objectives(ctx context.Context, q querier, where string, args ...any) ([]Objective, error) {
+	rows, err := q.QueryContext(ctx, `SELECT `+objectiveColumns+` FROM slo_objectives `+where+` ORDER BY name, id`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("slo: list objectives: %w", err)
+	}
+	defer rows.Close()
+	out := []Objective{}
+	for rows.Next() {
+		o, err := scanObjective(rows)
+		if err != nil {
+			return nil, fmt.Errorf("slo: list objectives: %w", err)
+		}
+		out = append(out, o)
+	}
+	return out, rows.Err()
+}
+
+func (st *sqlStore) allObjectives(ctx context.Context) ([]Objective, error) {
+	return st.objectives(ctx, st.db, "")
+}
+
+// objectivesOf lists the objectives of each system (every id gets an
+// entry, empty when it has none).
+func (st *sqlStore) objectivesOf(ctx context.Context, systemIDs []string) (map[string][]Objective, error) {
+	out := make(map[string][]Objective, len(systemIDs))
+	for _, id := range systemIDs {
+		out[id] = []Objective{}
+	}
+	err := chunked(systemIDs, func(ids []string) error {
+		os, err := st.objectives(ctx, st.db, `WHERE system_id IN (`+placeholders(len(ids))+`)`, anys(ids)...)
+		for _, o := range os {
+			out[o.SystemID] = append(out[o.SystemID], o)
+		}
+		return err
+	})
+	return out, err
+}
+
+func (st *sqlStore) objective(ctx context.Context, id string) (Objective, error) {
+	o, err := scanObjective(st.db.QueryRowContext(ctx, `SELECT `+objectiveColumns+` FROM slo_objectives WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return o, ErrNotFound
+	}
+	if err != nil {
+		return o, fmt.Errorf("slo: get objective %s: %w", id, err)
+	}
+	return o, nil
+}
+
+func objectiveArgs(o Objective) []any {
+	excluded, _ := json.Marshal(o.ExcludedUpstreamIDs) // a []string always encodes
+	return []any{o.ID, o.SystemID, o.Name, o.Description, o.Target, o.WindowDays, string(o.Mode), string(excluded),
+		o.ConfigurationID, store.Micros(o.CreatedAt), store.Micros(o.UpdatedAt)}
+}
+
+// createObjective inserts o; ErrNotFound when its system does not exist.
+func (st *sqlStore) createObjective(ctx context.Context, o Objective) error {
+	_, err := st.db.ExecContext(ctx, `INSERT INTO slo_objectives (`+objectiveColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, objectiveArgs(o)...)
+	if store.IsForeignKeyViolation(err) {
+		return errUnknownSystem
+	}
+	if err != nil {
+		return fmt.Errorf("slo: create objective: %w", err)
+	}
+	return nil
+}
+
+// updateObjective writes o; ErrNotFound when it no longer exists,
+// errUnknownSystem when it moves to a system that does not.
+func (st *sqlStore) updateObjective(ctx context.Context, o Objective) error {
+	excluded, _ := json.Marshal(o.ExcludedUpstreamIDs) // a []string always encodes
+	res, err := st.db.ExecContext(ctx, `UPDATE slo_objectives SET system_id = ?, name = ?, description = ?, target = ?,
+		window_days = ?, dependency_mode = ?, excluded_upstreams = ?, configuration_id = ?, updated_at = ? WHERE id = ?`,
+		o.SystemID, o.Name, o.Description, o.Target, o.WindowDays, string(o.Mode), string(excluded), o.ConfigurationID,
+		store.Micros(o.UpdatedAt), o.ID)
+	if store.IsForeignKeyViolation(err) {
+		return errUnknownSystem
+	}
+	return affected(res, err, "update objective "+o.ID)
+}
+
+// deleteObjective deletes an objective with its events.
+func (st *sqlStore) deleteObjective(ctx context.Context, id string) error {
+	res, err := st.db.ExecContext(ctx, `DELETE FROM slo_objectives WHERE id = ?`, id)
+	return affected(res, err, "delete objective "+id)
+}
+
+// alertState returns what was last announced of an objective's alerts.
+func (st *sqlStore) alertState(ctx context.Context, id string) (alert string, breaching bool, err error) {
+	err = st.db.QueryRowContext(ctx, `SELECT alert_state, breaching FROM slo_objectives WHERE id = ?`, id).Scan(&alert, &breaching)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", false, ErrNotFound
+	}
+	if err != nil {
+		return "", false, fmt.Errorf("slo: alert state of %s: %w", id, err)
+	}
+	return alert, breaching, nil
+}
+
+// moveAlertState records a new alert state if the stored one is still
+// (fromAlert, fromBreaching); it reports whether it did, so that of
+// several instances evaluating at once exactly one announces the change.
+func (st *sqlStore) moveAlertState(ctx context.Context, id, fromAlert string, fromBreaching bool, toAlert string, toBreaching bool) (bool, error) {
+	res, err := st.db.ExecContext(ctx, `UPDATE slo_objectives SET alert_state = ?, breaching = ?
+		WHERE id = ? AND alert_state = ? AND breaching = ?`, toAlert, toBreaching, id, fromAlert, fromBreaching)
+	if err != nil {
+		return false, fmt.Errorf("slo: alert state of %s: %w", id, err)
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
+}
+
+// Events.
+
+const eventColumns = `id, objective_id, system_id, started_at, ended_at, attribution, upstream_id, upstream_name`
+
+func scanEvent(row interface{ Scan(...any) error }) (Event, error) {
+	var e Event
+	var started int64
+	var ended sql.NullInt64
+	var attribution string
+	if err := row.Scan(&e.ID, &e.ObjectiveID, &e.SystemID, &started, &ended, &attribution, &e.UpstreamID, &e.UpstreamName); err != nil {
+		return e, err
+	}
+	e.StartedAt, e.Attribution = store.FromMicros(started), Attribution(attribution)
+	if ended.Valid {
+		t := store.FromMicros(ended.Int64)
+		e.EndedAt = &t
+	}
+	return e, nil
+}
+
+func (st *sqlStore) queryEvents(ctx context.Context, q querier, query string, args ...any) ([]Event, error) {
+	rows, err := q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("slo: events: %w", err)
+	}
+	defer rows.Close()
+	out := []Event{}
+	for rows.Next() {
+		e, err := scanEvent(rows)
+		if err != nil {
+			return nil, fmt.Errorf("slo: events: %w", err)
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// eventsSince returns, per objective, the events still going on or ended
+// after since.
+func (st *sqlStore) eventsSince(ctx context.Context, objectiveIDs []string, since time.Time) (map[string][]Event, error) {
+	out := make(map[string][]Event, len(objectiveIDs))
+	err := chunked(objectiveIDs, func(ids []string) error {
+		es, err := st.queryEvents(ctx, st.db, `SELECT `+eventColumns+` FROM slo_downtime_events
+			WHERE objective_id IN (`+placeholders(len(ids))+`) AND (ended_at IS NULL OR ended_at > ?)`,
+			append(anys(ids), store.Micros(since))...)
+		for _, e := range es {
+			out[e.ObjectiveID] = append(out[e.ObjectiveID], e)
+		}
+		return err
+	})
+	return out, err
+}
+
+// eventsPage lists an objective's events that overlap [from, to), newest
+// first.
+func (st *sqlStore) eventsPage(ctx context.Context, objectiveID string, from, to time.Time, limit int) ([]Event, error) {
+	return st.queryEvents(ctx, st.db, `SELECT `+eventColumns+` FROM slo_downtime_events
+		WHERE objective_id = ? AND started_at < ? AND (ended_at IS NULL OR ended_at > ?)
+		ORDER BY started_at DESC, id DESC LIMIT ?`, objectiveID, store.Micros(to), store.Micros(from), limit)
+}
+
+// openEvents returns the open event of each of the objectives that has one.
+func openEvents(ctx context.Context, tx *store.Tx, objectiveIDs []string) (map[string]Event, error) {
+	out := map[string]Event{}
+	err := chunked(objectiveIDs, func(ids []string) error {
+		rows, err := tx.QueryContext(ctx, `SELECT `+eventColumns+` FROM slo_downtime_events
+			WHERE ended_at IS NULL AND objective_id IN (`+placeholders(len(ids))+`)`, anys(ids)...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			e, err := scanEvent(rows)
+			if err != nil {
+				return err
+			}
+			out[e.ObjectiveID] = e
+		}
+		return rows.Err()
+	})
+	return out, err
+}
+
+// closeEvent ends an open event at t. errConflict when it is not open any
+// more: another instance got there first.
+func closeEvent(ctx context.Context, tx *store.Tx, id string, t time.Time) error {
+	res, err := tx.ExecContext(ctx, `UPDATE slo_downtime_events SET ended_at = ? WHERE id = ? AND ended_at IS NULL`, store.Micros(t), id)
+	if err != nil {
+		return err
+	}
+	if n, err := res.RowsAffected(); err != nil || n != 1 {
+		return errors.Join(err, errConflict)
+	}
+	return nil
+}
+
+// openEvent inserts an open event. errConflict when the objective has an
+// open event already (the unique index on open events).
+func openEvent(ctx context.Context, tx *store.Tx, e Event) error {
+	_, err := tx.ExecContext(ctx, `INSERT INTO slo_downtime_events (`+eventColumns+`) VALUES (?, ?, ?, ?, NULL, ?, ?, ?)`,
+		e.ID, e.ObjectiveID, e.SystemID, store.Micros(e.StartedAt), string(e.Attribution), e.UpstreamID, e.UpstreamName)
+	if store.IsUniqueViolation(err) {
+		return errConflict
+	}
+	if store.IsForeignKeyViolation(err) {
+		return errConflict // the objective was deleted meanwhile
+	}
+	return err
+}
+
+// openSystems lists the systems with an open event.
+func (st *sqlStore) openSystems(ctx context.Context) ([]string, error) {
+	return collect(ctx, st.db, `SELECT DISTINCT system_id FROM slo_downtime_events WHERE ended_at IS NULL`)
+}
+
+// purgeEvents deletes events that ended before cutoff.
+func (st *sqlStore) purgeEvents(ctx context.Context, cutoff time.Time) (int64, error) {
+	res, err := st.db.ExecContext(ctx, `DELETE FROM slo_downtime_events WHERE ended_at IS NOT NULL AND ended_at < ?`, store.Micros(cutoff))
+	if err != nil {
+		return 0, fmt.Errorf("slo: purge events: %w", err)
+	}
+	return res.RowsAffected()
+}
+
+// Dependencies.
+
+func (st *sqlStore) dependencies(ctx context.Context, systemID string) (Dependencies, error) {
+	d := Dependencies{Upstream: []Dependency{}, Downstream: []Dependency{}}
+	rows, err := st.db.QueryContext(ctx, `SELECT system_id, upstream_id, created_at FROM slo_dependencies
+		WHERE system_id = ? OR upstream_id = ? ORDER BY system_id, upstream_id`, systemID, systemID)
+	if err != nil {
+		return d, fmt.Errorf("slo: dependencies of %s: %w", systemID, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var dep Dependency
+		var created int64
+		if err := rows.Scan(&dep.SystemID, &dep.UpstreamID, &created); err != nil {
+			return d, fmt.Errorf("slo: dependencies of %s: %w", systemID, err)
+		}
+		dep.CreatedAt = store.FromMicros(created)
+		if dep.SystemID == systemID {
+			d.Upstream = append(d.Upstream, dep)
+		} else {
+			d.Downstream = append(d.Downstream, dep)
+		}
+	}
+	return d, rows.Err()
+}
+
+// upstreams lists the systems systemID depends on, by id.
+func (st *sqlStore) upstreams(ctx context.Context, systemID string) ([]string, error) {
+	ids, err := collect(ctx, st.db, `SELECT upstream_id FROM slo_dependencies WHERE system_id = ? ORDER BY upstream_id`, systemID)
+	if err != nil {
+		return nil, fmt.Errorf("slo: upstreams of %s: %w", systemID, err)
+	}
+	return ids, nil
+}
+
+// downstreams lists the systems that depend on systemID.
+func (st *sqlStore) downstreams(ctx context.Context, systemID string) ([]string, error) {
+	ids, err := collect(ctx, st.db, `SELECT system_id FROM slo_dependencies WHERE upstream_id = ? ORDER BY system_id`, systemID)
+	if err != nil {
+		return nil, fmt.Errorf("slo: downstreams of %s: %w", systemID, err)
+	}
+	return ids, nil
+}
+
+// addDependency links systemID to upstreamID unless that would close a
+// cycle (ErrCycle). The check and the insert are one transaction that
+// holds every other dependency writer off, so two links added at once
+// cannot close a cycle between them. errUnknownSystem for a system that
+// does not exist; adding a link twice is fine.
+func (st *sqlStore) addDependency(ctx context.Context, systemID, upstreamID string, at time.Time) error {
+	err := st.db.InTx(ctx, func(tx *store.Tx) error {
+		if tx.Dialect() == store.Postgres {
+			// SQLite's transactions take the write lock as they begin.
+			if _, err := tx.ExecContext(ctx, `LOCK TABLE slo_dependencies IN SHARE ROW EXCLUSIVE MODE`); err != nil {
+				return err
+			}
+		}
+		rows, err := tx.QueryContext(ctx, `SELECT system_id, upstream_id FROM slo_dependencies`)
+		if err != nil {
+			return err
+		}
+		up := map[string][]string{}
+		for rows.Next() {
+			var s, u string
+			if err := rows.Scan(&s, &u); err != nil {
+				rows.Close()
+				return err
+			}
+			up[s] = append(up[s], u)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		if reaches(up, upstreamID, systemID) {
+			return ErrCycle
+		}
+		_, err = tx.ExecContext(ctx, `INSERT INTO slo_dependencies (system_id, upstream_id, created_at) VALUES (?, ?, ?)
+			ON CONFLICT (system_id, upstream_id) DO NOTHING`, systemID, upstreamID, store.Micros(at))
+		if store.IsForeignKeyViolation(err) {
+			return errUnknownSystem
+		}
+		return err
+	})
+	if err != nil && !errors.Is(err, ErrCycle) && !errors.Is(err, errUnknownSystem) {
+		return fmt.Errorf("slo: add dependency %s → %s: %w", systemID, upstreamID, err)
+	}
+	return err
+}
+
+// reaches reports whether to can be reached from from by following
+// upstream links (from itself included).
+func reaches(up map[string][]string, from, to string) bool {
+	seen := map[string]bool{}
+	stack := []string{from}
+	for len(stack) > 0 {
+		n := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		if n == to {
+			return true
+		}
+		if seen[n] {
+			continue
+		}
+		seen[n] = true
+		stack = append(stack, up[n]...)
+	}
+	return false
+}
+
+func (st *sqlStore) removeDependency(ctx context.Context, systemID, upstreamID string) error {
+	res, err := st.db.ExecContext(ctx, `DELETE FROM slo_dependencies WHERE system_id = ? AND upstream_id = ?`, systemID, upstreamID)
+	return affected(res, err, "remove dependency")
+}
+
+// collect runs a query of one string column.
+func collect(ctx context.Context, q querier, query string, args ...any) ([]string, error) {
+	rows, err := q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	return out, rows.Err()
+}
+
+func affected(res sql.Result, err error, op string) error {
+	if err != nil {
+		return fmt.Errorf("slo: %s: %w", op, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return fmt.Errorf("slo: %s: %w", op, err)
+	}
+	if n == 0 {
+		return ErrNotFound
+	}
+	return nil
+}
+
+var (
+	// errConflict: another writer changed an objective's open event while
+	// this one reconciled it; reconcile again.
+	errConflict = errors.New("slo: concurrent change of downtime events")
+	// errUnknownSystem: a system named in the input does not exist.
+	errUnknownSystem = errors.New("slo: unknown system")
+)
