@@ -17,6 +17,7 @@ type Config struct {
 	Listen          string        // --listen, CHECKSTACK_LISTEN; ":8080"
 	Database        string        // --database, CHECKSTACK_DATABASE; "./data/checkstack.db" (a postgres:// URL selects PostgreSQL)
 	Redis           string        // --redis, CHECKSTACK_REDIS; "" = in-memory cache and in-process signals
+	Cache           string        // --cache, CHECKSTACK_CACHE; "on" (off: every read goes to the database, for diagnosis and comparison)
 	LogLevel        string        // --log-level, CHECKSTACK_LOG_LEVEL; "info" (debug|info|warn|error)
 	LogFormat       string        // --log-format, CHECKSTACK_LOG_FORMAT; "text" (text|json)
 	ShutdownTimeout time.Duration // --shutdown-timeout, CHECKSTACK_SHUTDOWN_TIMEOUT; 15s
@@ -39,6 +40,13 @@ var settings = []setting{
 	{"listen", "CHECKSTACK_LISTEN", ":8080", "address to listen on", func(c *Config, v string) error { c.Listen = v; return nil }},
 	{"database", "CHECKSTACK_DATABASE", "./data/checkstack.db", "SQLite file path, or a postgres:// URL", func(c *Config, v string) error { c.Database = v; return nil }},
 	{"redis", "CHECKSTACK_REDIS", "", "Redis URL for the shared cache and signals (empty: in-memory)", func(c *Config, v string) error { c.Redis = v; return nil }},
+	{"cache", "CHECKSTACK_CACHE", "on", "on, or off to serve every read from the database (diagnosis, comparison)", func(c *Config, v string) error {
+		if v != "on" && v != "off" {
+			return fmt.Errorf("must be on or off, not %q", v)
+		}
+		c.Cache = v
+		return nil
+	}},
 	{"log-level", "CHECKSTACK_LOG_LEVEL", "info", "debug, info, warn or error", func(c *Config, v string) error {
 		switch v {
 		case "debug", "info", "warn", "error":

@@ -22,7 +22,7 @@ func TestConfig(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := Config{Listen: ":8080", Database: "./data/checkstack.db", LogLevel: "info", LogFormat: "text", ShutdownTimeout: 15 * time.Second,
+		want := Config{Listen: ":8080", Database: "./data/checkstack.db", Cache: "on", LogLevel: "info", LogFormat: "text", ShutdownTimeout: 15 * time.Second,
 			CheckWorkers: 16, RunRetention: 7 * 24 * time.Hour, NotificationRetention: 30 * 24 * time.Hour}
 		if c != want {
 			t.Fatalf("defaults %+v, want %+v", c, want)
@@ -46,6 +46,7 @@ func TestConfig(t *testing.T) {
 		args []string
 		want string
 	}{
+		{[]string{"--cache", "maybe"}, "--cache: must be on or off"},
 		{[]string{"--log-level", "loud"}, "--log-level: must be debug, info, warn or error"},
 		{[]string{"--log-format", "xml"}, "--log-format: must be text or json"},
 		{[]string{"--shutdown-timeout", "soon"}, "--shutdown-timeout: must be a positive duration"},

@@ -51,6 +51,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	hub := signal.NewHub(signal.HubOptions{Logger: log})
 	defer hub.Close()
 	var bus signal.Bus = hub
+	if c.Cache == "off" {
+		provider = cache.NewNull()
+	}
 	if c.Redis != "" {
 		opts, err := redis.ParseURL(c.Redis)
 		if err != nil {
@@ -64,7 +67,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		defer client.Close()
 		rp := rediscache.New(client, rediscache.Options{})
 		defer rp.Close()
-		provider = rp
+		if c.Cache == "on" {
+			provider = rp
+		}
 		relay := signal.NewRedis(client, "checkstack:signals", hub, log)
 		relayCtx, stopRelay := context.WithCancel(ctx)
 		defer stopRelay()
