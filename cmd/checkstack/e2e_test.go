@@ -35,7 +35,7 @@ func eachDatabase(t *testing.T, fn func(t *testing.T, database string)) {
 func noEnv(string) string { return "" }
 
 // cli runs one subcommand and returns its stdout.
-func cli(t *testing.T, stdin string, args ...string) string {
+func cli(t testing.TB, stdin string, args ...string) string {
 	t.Helper()
 	var out, errOut bytes.Buffer
 	if err := run(t.Context(), args, noEnv, strings.NewReader(stdin), &out, &errOut); err != nil {
@@ -45,7 +45,7 @@ func cli(t *testing.T, stdin string, args ...string) string {
 }
 
 // newUser creates a user and an API key for it, returning the key.
-func newUser(t *testing.T, database, email string, admin bool) string {
+func newUser(t testing.TB, database, email string, admin bool) string {
 	t.Helper()
 	args := []string{"users", "create", "--database", database, "--email", email, "--name", "User " + email, "--log-level", "warn"}
 	if admin {
@@ -59,7 +59,7 @@ func newUser(t *testing.T, database, email string, admin bool) string {
 
 var listening = regexp.MustCompile(`listening on (http://\S+)`)
 
-func start(t *testing.T, database string, extra ...string) *instance {
+func start(t testing.TB, database string, extra ...string) *instance {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
@@ -101,14 +101,14 @@ type reply struct {
 	Body   []byte
 }
 
-func (r reply) decode(t *testing.T, v any) {
+func (r reply) decode(t testing.TB, v any) {
 	t.Helper()
 	if err := json.Unmarshal(r.Body, v); err != nil {
 		t.Fatalf("decode %s: %v", r.Body, err)
 	}
 }
 
-func (in *instance) call(t *testing.T, key, procedure string, body any) reply {
+func (in *instance) call(t testing.TB, key, procedure string, body any) reply {
 	t.Helper()
 	var b []byte
 	switch v := body.(type) {
@@ -132,7 +132,7 @@ func (in *instance) call(t *testing.T, key, procedure string, body any) reply {
 }
 
 // ok calls and fails the test unless the answer is 200, decoding into out.
-func (in *instance) ok(t *testing.T, key, procedure string, body, out any) {
+func (in *instance) ok(t testing.TB, key, procedure string, body, out any) {
 	t.Helper()
 	r := in.call(t, key, procedure, body)
 	if r.Status != 200 {
@@ -143,7 +143,7 @@ func (in *instance) ok(t *testing.T, key, procedure string, body, out any) {
 	}
 }
 
-func (in *instance) queries(t *testing.T, domain string) int {
+func (in *instance) queries(t testing.TB, domain string) int {
 	t.Helper()
 	res, err := http.Get(in.url + "/metrics")
 	if err != nil {

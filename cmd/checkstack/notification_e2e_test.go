@@ -28,7 +28,7 @@ func (p inboxPage) ids() []string {
 	return out
 }
 
-func (in *instance) me(t *testing.T, key string) string {
+func (in *instance) me(t testing.TB, key string) string {
 	t.Helper()
 	var u struct{ ID string }
 	in.ok(t, key, "auth/me", "{}", &u)
@@ -37,7 +37,7 @@ func (in *instance) me(t *testing.T, key string) string {
 
 // notify sends one notification to users through the admin API and
 // returns the ids made.
-func (in *instance) notify(t *testing.T, admin, title string, users ...string) []string {
+func (in *instance) notify(t testing.TB, admin, title string, users ...string) []string {
 	t.Helper()
 	var out struct{ NotificationIDs []string }
 	in.ok(t, admin, "notification/notifyUsers", map[string]any{"userIds": users,

@@ -3,7 +3,9 @@ package slo
 import (
 	"context"
 	"crypto/rand"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"hash/maphash"
 	"log/slog"
 	"slices"
@@ -161,20 +163,49 @@ func (s *Service) Objective(ctx context.Context, id string) (ObjectiveStatus, er
 
 // ForSystem returns a system's objectives with their statuses.
 func (s *Service) ForSystem(ctx context.Context, systemID string) ([]ObjectiveStatus, error) {
-	return cache.Wrap(ctx, s.cache, keySystem(systemID), func(ctx context.Context) ([]ObjectiveStatus, error) {
-		out, err := s.loadSystems(ctx, []string{systemID})
-		if err != nil {
-			return nil, err
-		}
-		return out[0], nil
-	})
+	out, err := s.ForSystems(ctx, []string{systemID})
+	if err != nil {
+		return nil, err
+	}
+	return out[0], nil
 }
 
 // ForSystems returns each system's objectives with their statuses, in
-// order. Entries are shared with ForSystem and with overlapping calls; the
-// misses load together, in three queries whatever their number.
+// order (see SystemsJSON).
 func (s *Service) ForSystems(ctx context.Context, systemIDs []string) ([][]ObjectiveStatus, error) {
-	return cache.WrapManyBatched(ctx, s.cache, systemIDs, keySystem, s.loadSystems)
+	raws, err := s.SystemsJSON(ctx, systemIDs)
+	if err != nil {
+		return nil, err
+	}
+	out := make([][]ObjectiveStatus, len(raws))
+	for i, raw := range raws {
+		if err := json.Unmarshal(raw, &out[i]); err != nil {
+			return nil, fmt.Errorf("slo: decode objectives of %s: %w", systemIDs[i], err)
+		}
+	}
+	return out, nil
+}
+
+// SystemsJSON returns, for each system in order, its objectives with their
+// statuses as a JSON array, the form the API serves: a warm read copies
+// bytes and encodes nothing. Entries (system:<id>) are shared by every
+// read of a system, single or bulk, so dashboards asking for overlapping
+// sets share them; the misses load together, in three queries (objectives,
+// events, health) whatever their number.
+func (s *Service) SystemsJSON(ctx context.Context, systemIDs []string) ([]json.RawMessage, error) {
+	return cache.WrapManyBatched(ctx, s.cache, systemIDs, keySystem, func(ctx context.Context, ids []string) ([]json.RawMessage, error) {
+		lists, err := s.loadSystems(ctx, ids)
+		if err != nil {
+			return nil, err
+		}
+		out := make([]json.RawMessage, len(lists))
+		for i, l := range lists {
+			if out[i], err = json.Marshal(l); err != nil {
+				return nil, fmt.Errorf("slo: encode objectives of %s: %w", ids[i], err)
+			}
+		}
+		return out, nil
+	})
 }
 
 func (s *Service) loadSystems(ctx context.Context, systemIDs []string) ([][]ObjectiveStatus, error) {
