@@ -6,8 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"net/mail"
-	"strings"
-	"unicode/utf8"
 
 	"github.com/checkstack/checkstack/internal/rpc"
 )
@@ -105,20 +103,19 @@ func notFound(err error, what, id string) error {
 const (
 	maxName        = 200
 	maxDescription = 4000
-	maxID          = 128
 )
 
 type idInput struct {
 	ID string `json:"id"`
 }
 
-func (in idInput) Validate() error { return checkID("id", in.ID) }
+func (in idInput) Validate() error { return rpc.CheckID("id", in.ID) }
 
 type systemIDInput struct {
 	SystemID string `json:"systemId"`
 }
 
-func (in systemIDInput) Validate() error { return checkID("systemId", in.SystemID) }
+func (in systemIDInput) Validate() error { return rpc.CheckID("systemId", in.SystemID) }
 
 type membershipInput struct {
 	SystemID string `json:"systemId"`
@@ -126,7 +123,7 @@ type membershipInput struct {
 }
 
 func (in membershipInput) Validate() error {
-	return errors.Join(checkID("systemId", in.SystemID), checkID("groupId", in.GroupID))
+	return errors.Join(rpc.CheckID("systemId", in.SystemID), rpc.CheckID("groupId", in.GroupID))
 }
 
 type createSystemInput struct {
@@ -137,8 +134,8 @@ type createSystemInput struct {
 }
 
 func (in createSystemInput) Validate() error {
-	return firstErr(checkName("name", &in.Name, true), checkText("description", &in.Description, maxDescription),
-		checkText("owner", &in.Owner, maxName), checkObject("metadata", in.Metadata))
+	return rpc.FirstErr(rpc.CheckName("name", &in.Name, true, maxName), rpc.CheckText("description", &in.Description, maxDescription),
+		rpc.CheckText("owner", &in.Owner, maxName), checkObject("metadata", in.Metadata))
 }
 
 func (in createSystemInput) toInput() SystemInput {
@@ -154,8 +151,8 @@ type updateSystemInput struct {
 }
 
 func (in updateSystemInput) Validate() error {
-	return firstErr(checkID("id", in.ID), checkName("name", in.Name, false), checkText("description", in.Description, maxDescription),
-		checkText("owner", in.Owner, maxName), checkObject("metadata", in.Metadata))
+	return rpc.FirstErr(rpc.CheckID("id", in.ID), rpc.CheckName("name", in.Name, false, maxName), rpc.CheckText("description", in.Description, maxDescription),
+		rpc.CheckText("owner", in.Owner, maxName), checkObject("metadata", in.Metadata))
 }
 
 func (in updateSystemInput) toInput() SystemInput {
@@ -169,7 +166,7 @@ type createGroupInput struct {
 }
 
 func (in createGroupInput) Validate() error {
-	return firstErr(checkName("name", &in.Name, true), checkText("description", &in.Description, maxDescription), checkObject("metadata", in.Metadata))
+	return rpc.FirstErr(rpc.CheckName("name", &in.Name, true, maxName), rpc.CheckText("description", &in.Description, maxDescription), checkObject("metadata", in.Metadata))
 }
 
 func (in createGroupInput) toInput() GroupInput {
@@ -184,7 +181,7 @@ type updateGroupInput struct {
 }
 
 func (in updateGroupInput) Validate() error {
-	return firstErr(checkID("id", in.ID), checkName("name", in.Name, false), checkText("description", in.Description, maxDescription), checkObject("metadata", in.Metadata))
+	return rpc.FirstErr(rpc.CheckID("id", in.ID), rpc.CheckName("name", in.Name, false, maxName), rpc.CheckText("description", in.Description, maxDescription), checkObject("metadata", in.Metadata))
 }
 
 func (in updateGroupInput) toInput() GroupInput {
@@ -198,7 +195,7 @@ type createViewInput struct {
 }
 
 func (in createViewInput) Validate() error {
-	return firstErr(checkName("name", &in.Name, true), checkText("description", &in.Description, maxDescription), checkObject("configuration", in.Configuration))
+	return rpc.FirstErr(rpc.CheckName("name", &in.Name, true, maxName), rpc.CheckText("description", &in.Description, maxDescription), checkObject("configuration", in.Configuration))
 }
 
 func (in createViewInput) toInput() ViewInput {
@@ -213,7 +210,7 @@ type updateViewInput struct {
 }
 
 func (in updateViewInput) Validate() error {
-	return firstErr(checkID("id", in.ID), checkName("name", in.Name, false), checkText("description", in.Description, maxDescription), checkObject("configuration", in.Configuration))
+	return rpc.FirstErr(rpc.CheckID("id", in.ID), rpc.CheckName("name", in.Name, false, maxName), rpc.CheckText("description", in.Description, maxDescription), checkObject("configuration", in.Configuration))
 }
 
 func (in updateViewInput) toInput() ViewInput {
@@ -229,7 +226,7 @@ type addContactInput struct {
 }
 
 func (in addContactInput) Validate() error {
-	if err := firstErr(checkID("systemId", in.SystemID), checkText("label", &in.Label, maxName)); err != nil {
+	if err := rpc.FirstErr(rpc.CheckID("systemId", in.SystemID), rpc.CheckText("label", &in.Label, maxName)); err != nil {
 		return err
 	}
 	switch in.Type {
@@ -237,7 +234,7 @@ func (in addContactInput) Validate() error {
 		if in.Email != "" {
 			return rpc.Invalid("email", "not allowed for a user contact (it is the user's)")
 		}
-		return checkID("userId", in.UserID)
+		return rpc.CheckID("userId", in.UserID)
 	case ContactMailbox:
 		if in.UserID != "" {
 			return rpc.Invalid("userId", "not allowed for a mailbox contact")
@@ -251,53 +248,6 @@ func (in addContactInput) Validate() error {
 	default:
 		return rpc.Invalid("type", `must be "user" or "mailbox"`)
 	}
-}
-
-func firstErr(errs ...error) error {
-	for _, err := range errs {
-		if err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func checkID(field, id string) error {
-	switch {
-	case id == "":
-		return rpc.Invalid(field, "required")
-	case len(id) > maxID:
-		return rpc.Invalid(field, "too long")
-	}
-	return nil
-}
-
-// checkName validates a name; nil is allowed unless required (an update
-// that leaves it alone).
-func checkName(field string, name *string, required bool) error {
-	if name == nil {
-		if required {
-			return rpc.Invalid(field, "required")
-		}
-		return nil
-	}
-	if strings.TrimSpace(*name) == "" {
-		return rpc.Invalid(field, "required")
-	}
-	return checkText(field, name, maxName)
-}
-
-func checkText(field string, s *string, max int) error {
-	if s == nil {
-		return nil
-	}
-	if !utf8.ValidString(*s) {
-		return rpc.Invalid(field, "must be valid UTF-8")
-	}
-	if utf8.RuneCountInString(*s) > max {
-		return rpc.Invalid(field, "too long")
-	}
-	return nil
 }
 
 // checkObject accepts an absent value or a JSON object.

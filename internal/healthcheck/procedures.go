@@ -90,34 +90,24 @@ func notFound(err error, what, id string) error {
 
 // Inputs.
 
-func checkID(field, id string) error {
-	switch {
-	case id == "":
-		return rpc.Invalid(field, "required")
-	case len(id) > 128:
-		return rpc.Invalid(field, "too long")
-	}
-	return nil
-}
-
 type idInput struct {
 	ID string `json:"id"`
 }
 
-func (in idInput) Validate() error { return checkID("id", in.ID) }
+func (in idInput) Validate() error { return rpc.CheckID("id", in.ID) }
 
 type systemInput struct {
 	SystemID string `json:"systemId"`
 }
 
-func (in systemInput) Validate() error { return checkID("systemId", in.SystemID) }
+func (in systemInput) Validate() error { return rpc.CheckID("systemId", in.SystemID) }
 
 type configurationIDInput struct {
 	ConfigurationID string `json:"configurationId"`
 }
 
 func (in configurationIDInput) Validate() error {
-	return checkID("configurationId", in.ConfigurationID)
+	return rpc.CheckID("configurationId", in.ConfigurationID)
 }
 
 type pairInput struct {
@@ -126,7 +116,7 @@ type pairInput struct {
 }
 
 func (in pairInput) Validate() error {
-	return errors.Join(checkID("systemId", in.SystemID), checkID("configurationId", in.ConfigurationID))
+	return errors.Join(rpc.CheckID("systemId", in.SystemID), rpc.CheckID("configurationId", in.ConfigurationID))
 }
 
 type associateInput struct {
@@ -159,7 +149,7 @@ func (in bulkInput) Validate() error {
 		return rpc.Invalid("systemIds", "at most 1000")
 	}
 	for _, id := range in.SystemIDs {
-		if err := checkID("systemIds", id); err != nil {
+		if err := rpc.CheckID("systemIds", id); err != nil {
 			return err
 		}
 	}
@@ -201,7 +191,7 @@ type updateConfigurationInput struct {
 }
 
 func (in updateConfigurationInput) Validate() error {
-	if err := checkID("id", in.ID); err != nil {
+	if err := rpc.CheckID("id", in.ID); err != nil {
 		return err
 	}
 	if in.Name != nil && (len(*in.Name) == 0 || len(*in.Name) > 200) {
@@ -219,7 +209,7 @@ type historyInput struct {
 }
 
 func (in *historyInput) Validate() error {
-	if err := checkID("configurationId", in.ConfigurationID); err != nil {
+	if err := rpc.CheckID("configurationId", in.ConfigurationID); err != nil {
 		return err
 	}
 	if in.Limit == 0 {
@@ -253,7 +243,7 @@ type aggregatedInput struct {
 }
 
 func (in *aggregatedInput) Validate() error {
-	if err := checkID("configurationId", in.ConfigurationID); err != nil {
+	if err := rpc.CheckID("configurationId", in.ConfigurationID); err != nil {
 		return err
 	}
 	if in.TargetPoints == 0 {
