@@ -322,3 +322,43 @@ func TestBadSLOAndNotificationInputIsRefusedByField(t *testing.T) {
 		}
 	})
 }
+
+// TestNotificationGroupsFollowTheCatalog: each system and catalog group
+// has a group to subscribe to, named after it, gone with it.
+func TestNotificationGroupsFollowTheCatalog(t *testing.T) {
+	eachDatabase(t, func(t *testing.T, database string) {
+		admin := newUser(t, database, "admin@example.com", true)
+		alice := newUser(t, database, "alice@example.com", false)
+		in := start(t, database)
+		var sys system
+		in.ok(t, admin, "catalog/createSystem", `{"name":"payments"}`, &sys)
+		var grp struct{ ID string }
+		in.ok(t, admin, "catalog/createGroup", `{"name":"team red"}`, &grp)
+		groups := func() map[string]string {
+			var gs struct{ Groups []struct{ ID, Name string } }
+			in.ok(t, alice, "notification/getGroups", "{}", &gs)
+			out := map[string]string{}
+			for _, g := range gs.Groups {
+				out[g.ID] = g.Name
+			}
+			return out
+		}
+		if g := groups(); g["catalog.system."+sys.ID] != "payments" || g["catalog.group."+grp.ID] != "team red" {
+			t.Fatalf("groups after creating a system and a group: %v", g)
+		}
+		in.ok(t, alice, "notification/subscribe", map[string]string{"groupId": "catalog.system." + sys.ID}, nil)
+		var subs struct{ Subscriptions []struct{ GroupName string } }
+		in.ok(t, alice, "notification/getSubscriptions", "{}", &subs) // cached with the old name
+		in.ok(t, admin, "catalog/updateSystem", map[string]string{"id": sys.ID, "name": "billing"}, nil)
+		in.ok(t, alice, "notification/getSubscriptions", "{}", &subs)
+		if g := groups(); g["catalog.system."+sys.ID] != "billing" || len(subs.Subscriptions) != 1 || subs.Subscriptions[0].GroupName != "billing" {
+			t.Fatalf("after a rename: groups %v, subscriptions %+v", g, subs)
+		}
+		in.ok(t, admin, "catalog/deleteSystem", map[string]string{"id": sys.ID}, nil)
+		in.ok(t, admin, "catalog/deleteGroup", map[string]string{"id": grp.ID}, nil)
+		in.ok(t, alice, "notification/getSubscriptions", "{}", &subs)
+		if g := groups(); len(g) != 0 || len(subs.Subscriptions) != 0 {
+			t.Fatalf("after deleting both: groups %v, subscriptions %+v", g, subs)
+		}
+	})
+}

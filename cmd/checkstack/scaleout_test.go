@@ -43,6 +43,7 @@ func TestTwoInstancesShareCacheAndSignalsThroughRedis(t *testing.T) {
 	rurl := testRedis(t)
 	database := storetest.PostgresURL(t)
 	key := newUser(t, database, "admin@example.com", true)
+	alice := newUser(t, database, "alice@example.com", false)
 	a := start(t, database, "--redis", rurl)
 	b := start(t, database, "--redis", rurl)
 	events := subscribe(t, b, key)
@@ -63,5 +64,32 @@ func TestTwoInstancesShareCacheAndSignalsThroughRedis(t *testing.T) {
 	b.ok(t, key, "catalog/getSystem", map[string]string{"id": created.ID}, &got)
 	if !strings.EqualFold(got.Name, "renamed") {
 		t.Fatalf("instance B read %q after A's rename", got.Name)
+	}
+
+	// A notification sent through A reaches alice's stream on B, and B's
+	// cached bell and inbox are fresh by then.
+	aliceEvents := subscribe(t, b, alice)
+	var count struct{ Count int }
+	b.ok(t, alice, "notification/getUnreadCount", "{}", &count)
+	var page inboxPage
+	b.ok(t, alice, "notification/getNotifications", `{"unreadOnly":true}`, &page)
+	a.notify(t, key, "hello from A", a.me(t, alice))
+	if n := awaitNotification(t, aliceEvents); n != 1 {
+		t.Fatalf("the signal on B carries unreadCount %d, want 1", n)
+	}
+	b.ok(t, alice, "notification/getUnreadCount", "{}", &count)
+	b.ok(t, alice, "notification/getNotifications", `{"unreadOnly":true}`, &page)
+	if count.Count != 1 || page.Total != 1 {
+		t.Fatalf("B after A's notification: count %d, page %+v", count.Count, page)
+	}
+
+	// An objective created through A is in B's cached reads at once.
+	var fs struct{ Objectives []objectiveStatus }
+	b.ok(t, key, "slo/getObjectivesForSystem", map[string]string{"systemId": created.ID}, &fs)
+	var obj objectiveStatus
+	a.ok(t, key, "slo/createObjective", map[string]any{"systemId": created.ID, "name": "up", "target": 99.5, "windowDays": 7}, &obj)
+	b.ok(t, key, "slo/getObjectivesForSystem", map[string]string{"systemId": created.ID}, &fs)
+	if len(fs.Objectives) != 1 || fs.Objectives[0].Objective.ID != obj.Objective.ID {
+		t.Fatalf("B after A created an objective: %+v", fs.Objectives)
 	}
 }

@@ -326,12 +326,28 @@ func (m Message) normalized() Message {
 
 // Groups as other domains manage them.
 
-// EnsureGroup creates a group, or renames it when it exists.
+// EnsureGroup creates a group, or renames it when it exists; its
+// subscribers' cached subscriptions (which show its name) are dropped.
 func (s *Service) EnsureGroup(ctx context.Context, g Group) error {
 	if g.CreatedAt.IsZero() {
 		g.CreatedAt = s.now()
 	}
-	return s.st.ensureGroup(ctx, g)
+	var users []string
+	return mutate.Do(ctx, s.log, "ensureGroup",
+		func(ctx context.Context) (err error) {
+			users, err = s.st.ensureGroup(ctx, g)
+			return err
+		},
+		func(ctx context.Context) error { return s.invalidateSubs(ctx, users) }, nil)
+}
+
+// invalidateSubs drops the cached subscriptions of each user.
+func (s *Service) invalidateSubs(ctx context.Context, userIDs []string) error {
+	var errs []error
+	for _, u := range userIDs {
+		errs = append(errs, s.cache.Invalidate(ctx, keySubs(u)))
+	}
+	return errors.Join(errs...)
 }
 
 // RemoveGroup removes a group with its subscriptions and drops its former
@@ -343,13 +359,7 @@ func (s *Service) RemoveGroup(ctx context.Context, id string) error {
 			users, err = s.st.removeGroup(ctx, id)
 			return err
 		},
-		func(ctx context.Context) error {
-			var errs []error
-			for _, u := range users {
-				errs = append(errs, s.cache.Invalidate(ctx, keySubs(u)))
-			}
-			return errors.Join(errs...)
-		}, nil)
+		func(ctx context.Context) error { return s.invalidateSubs(ctx, users) }, nil)
 }
 
 // SyncGroups makes owner's groups those want returns: it creates or

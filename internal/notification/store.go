@@ -185,15 +185,22 @@ func (st *sqlStore) groups(ctx context.Context) ([]Group, error) {
 	return out, rows.Err()
 }
 
-// ensureGroup creates the group, or renames it if it exists.
-func (st *sqlStore) ensureGroup(ctx context.Context, g Group) error {
-	_, err := st.db.ExecContext(ctx, `INSERT INTO notification_groups (id, name, description, owner, created_at) VALUES (?, ?, ?, ?, ?)
-		ON CONFLICT (id) DO UPDATE SET name = excluded.name, description = excluded.description, owner = excluded.owner`,
-		g.ID, g.Name, g.Description, g.Owner, store.Micros(g.CreatedAt))
+// ensureGroup creates the group, or renames it if it exists, and returns
+// its subscribers.
+func (st *sqlStore) ensureGroup(ctx context.Context, g Group) (users []string, err error) {
+	err = st.db.InTx(ctx, func(tx *store.Tx) error {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO notification_groups (id, name, description, owner, created_at) VALUES (?, ?, ?, ?, ?)
+			ON CONFLICT (id) DO UPDATE SET name = excluded.name, description = excluded.description, owner = excluded.owner`,
+			g.ID, g.Name, g.Description, g.Owner, store.Micros(g.CreatedAt)); err != nil {
+			return err
+		}
+		users, err = collect(ctx, tx, `SELECT user_id FROM notification_subscriptions WHERE group_id = ?`, g.ID)
+		return err
+	})
 	if err != nil {
-		return fmt.Errorf("notification: ensure group %s: %w", g.ID, err)
+		return nil, fmt.Errorf("notification: ensure group %s: %w", g.ID, err)
 	}
-	return nil
+	return users, nil
 }
 
 // removeGroup deletes a group and, by cascade, its subscriptions; it
