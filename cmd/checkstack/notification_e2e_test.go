@@ -163,7 +163,7 @@ func TestEveryCachedFilterShapeIsFreshAfterEachMutation(t *testing.T) {
 		shapes := []shape{
 			{`{}`, 20, 0, false},
 			{`{"limit":20,"offset":0,"unreadOnly":false}`, 20, 0, false}, // the same filter spelled out
-			{`{"unreadOnly":false,"limit":20}`, 20, 0, false},           // and in another order
+			{`{"unreadOnly":false,"limit":20}`, 20, 0, false},            // and in another order
 			{`{"limit":2}`, 2, 0, false},
 			{`{"offset":1}`, 20, 1, false},
 			{`{"unreadOnly":true}`, 20, 0, true},
@@ -218,7 +218,9 @@ func TestEveryCachedFilterShapeIsFreshAfterEachMutation(t *testing.T) {
 		var sys system
 		in.ok(t, admin, "catalog/createSystem", `{"name":"payments"}`, &sys)
 		in.ok(t, alice, "notification/subscribe", map[string]string{"groupId": "catalog.system." + sys.ID}, nil)
-		var subs struct{ Subscriptions []struct{ GroupID, GroupName string } }
+		var subs struct {
+			Subscriptions []struct{ GroupID, GroupName string }
+		}
 		in.ok(t, alice, "notification/getSubscriptions", "{}", &subs)
 		if len(subs.Subscriptions) != 1 || subs.Subscriptions[0].GroupName != "payments" {
 			t.Fatalf("alice's subscriptions: %+v", subs)
