@@ -174,7 +174,9 @@ func (d *deliverer) loop(ctx context.Context) {
 
 // drain sends every due delivery, a batch at a time.
 func (d *deliverer) drain(ctx context.Context) {
-	limit := d.opts.Workers * 4
+	// Claim no more than can be sent at once, so that no lease runs out
+	// while its delivery waits for a worker.
+	limit := d.opts.Workers
 	for ctx.Err() == nil {
 		batch, err := d.s.st.claim(ctx, d.s.now(), d.opts.Lease, limit)
 		if err != nil {

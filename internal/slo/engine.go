@@ -76,21 +76,16 @@ func (s *Service) Reconcile(ctx context.Context, systemIDs ...string) error {
 			ids[i], systems[i] = o.ID, o.SystemID
 		}
 		errs = append(errs, s.invalidate(ctx, ids, systems))
-		s.announce(ctx, changed)
-		s.evaluate(ctx, ids)
+		s.evaluate(ctx, s.announce(ctx, changed))
 	}
 	return errors.Join(errs...)
 }
 
 // reconcileEvents makes the open events of a system's objectives match
-// live health, and returns the objectives whose events moved:
-//
-//   - subject up, event open → close it (at the recovery health reports,
-//     when it knows it, else now);
-//   - subject down, no event → open one, blamed on the first upstream (by
-//     id) that is down and not excluded, else on the system itself;
-//   - subject down, event open with other blame → close it and open one
-//     with the new blame at the same instant.
+// live health, and returns the objectives whose events moved. What to do
+// is planned first from a plain read, so that the usual case — nothing to
+// change — takes no write transaction; a plan with steps is made again
+// and applied inside one.
 //
 // It holds the system's lock within this instance; across instances, the
 // unique index on open events makes a concurrent writer's transaction
@@ -116,56 +111,45 @@ func (s *Service) reconcileEvents(ctx context.Context, systemID string) ([]Objec
 	if err != nil {
 		return nil, err
 	}
-	blame := make([]Event, len(objs)) // the attribution each objective's downtime would get now
-	for i, o := range objs {
-		blame[i] = Event{Attribution: Self}
-		for _, u := range ups {
-			if isDown(health[u].Status) && !o.excludes(u) {
-				blame[i] = Event{Attribution: Upstream, UpstreamID: u, UpstreamName: s.name(ctx, u)}
-				break
-			}
-		}
-	}
 	ids := make([]string, len(objs))
 	for i, o := range objs {
 		ids[i] = o.ID
 	}
+	open, err := s.st.openEventsOf(ctx, s.st.db, ids)
+	if err != nil {
+		return nil, err
+	}
+	if len(plan(objs, ups, health, open, s.now())) == 0 {
+		return nil, nil
+	}
 
 	const attempts = 5
 	for attempt := 1; ; attempt++ {
-		now := s.now()
 		var changed []Objective
 		err := s.st.db.InTx(ctx, func(tx *store.Tx) error {
-			changed = changed[:0]
-			open, err := openEvents(ctx, tx, ids)
+			open, err := s.st.openEventsOf(ctx, tx, ids)
 			if err != nil {
 				return err
 			}
-			for i, o := range objs {
-				live := liveOf(o, health[systemID])
-				cur, has := open[o.ID]
-				want := blame[i]
-				switch {
-				case !live.Down && !has:
-					continue
-				case !live.Down:
-					if err := closeEvent(ctx, tx, cur.ID, recoveredAt(cur, live, now)); err != nil {
-						return err
-					}
-				case has && cur.Attribution == want.Attribution && cur.UpstreamID == want.UpstreamID:
-					continue
-				default:
-					if has {
-						if err := closeEvent(ctx, tx, cur.ID, now); err != nil {
-							return err
-						}
-					}
-					want.ID, want.ObjectiveID, want.SystemID, want.StartedAt = newID(), o.ID, systemID, now
-					if err := openEvent(ctx, tx, want); err != nil {
+			steps := plan(objs, ups, health, open, s.now())
+			changed = changed[:0]
+			for _, st := range steps {
+				if st.close != nil {
+					if err := closeEvent(ctx, tx, st.close.ID, st.closeAt); err != nil {
 						return err
 					}
 				}
-				changed = append(changed, o)
+				if st.open != nil {
+					e := *st.open
+					e.ID = newID()
+					if e.Attribution == Upstream {
+						e.UpstreamName = s.name(ctx, e.UpstreamID)
+					}
+					if err := openEvent(ctx, tx, e); err != nil {
+						return err
+					}
+				}
+				changed = append(changed, st.objective)
 			}
 			return nil
 		})
@@ -177,6 +161,66 @@ func (s *Service) reconcileEvents(ctx context.Context, systemID string) ([]Objec
 		}
 		return changed, nil
 	}
+}
+
+// step is one change to an objective's events: close its open event at
+// closeAt, open a new one, or both at the same instant.
+type step struct {
+	objective Objective
+	close     *Event
+	closeAt   time.Time
+	open      *Event // without its id
+}
+
+// plan decides the steps that bring the open events of one system's
+// objectives in line with live health at now:
+//
+//   - subject up, event open → close it (at the recovery health reports,
+//     when it knows it, else now);
+//   - subject down, no event → open one, blamed on the first upstream (by
+//     id) that is down and not excluded, else on the system itself;
+//   - subject down, event open with other blame → close it and open one
+//     with the new blame at the same instant;
+//   - an open event left on another system (the objective moved) → close
+//     it now, and open one here if this system is down.
+//
+// It is pure: the same input gives the same steps.
+func plan(objs []Objective, ups []string, health map[string]healthcheck.SystemStatus, open map[string]Event, now time.Time) []step {
+	var steps []step
+	for _, o := range objs {
+		live := liveOf(o, health[o.SystemID])
+		cur, has := open[o.ID]
+		st := step{objective: o}
+		if has && cur.SystemID != o.SystemID {
+			st.close, st.closeAt = &cur, now
+			has = false
+		}
+		switch {
+		case !live.Down:
+			if has {
+				st.close, st.closeAt = &cur, recoveredAt(cur, live, now)
+			}
+		default:
+			want := Event{ObjectiveID: o.ID, SystemID: o.SystemID, StartedAt: now, Attribution: Self}
+			for _, u := range ups {
+				if isDown(health[u].Status) && !o.excludes(u) {
+					want.Attribution, want.UpstreamID = Upstream, u
+					break
+				}
+			}
+			if has && cur.Attribution == want.Attribution && cur.UpstreamID == want.UpstreamID {
+				break
+			}
+			if has {
+				st.close, st.closeAt = &cur, now
+			}
+			st.open = &want
+		}
+		if st.close != nil || st.open != nil {
+			steps = append(steps, st)
+		}
+	}
+	return steps
 }
 
 // recoveredAt is when an open event ends on recovery: when health says
@@ -202,28 +246,53 @@ func (s *Service) name(ctx context.Context, systemID string) string {
 	return n
 }
 
-// Sweep reconciles every system that has objectives or open events, and
-// evaluates every objective's alerts. It repairs what a hook missed (a
+// Sweep reconciles every system whose events disagree with live health,
+// and evaluates every objective's alerts. It repairs what a hook missed (a
 // recovery while no instance ran, a failed write), and raises the alerts
-// that move with the clock alone. It runs at start and every SweepEvery.
+// that move with the clock alone. It runs at start and every SweepEvery,
+// reading everything in a few queries and writing only where a plan has
+// steps.
 func (s *Service) Sweep(ctx context.Context) error {
 	os, err := s.st.allObjectives(ctx)
 	if err != nil {
 		return err
 	}
-	systems, err := s.st.openSystems(ctx)
+	if len(os) == 0 {
+		return nil
+	}
+	ups, err := s.st.allUpstreams(ctx)
 	if err != nil {
 		return err
 	}
-	for _, o := range os {
-		systems = append(systems, o.SystemID)
-	}
-	err = s.Reconcile(ctx, systems...)
+	bySystem := map[string][]Objective{}
 	ids := make([]string, len(os))
+	systems := []string{}
 	for i, o := range os {
 		ids[i] = o.ID
+		bySystem[o.SystemID] = append(bySystem[o.SystemID], o)
+		systems = append(systems, o.SystemID)
+		systems = append(systems, ups[o.SystemID]...)
 	}
-	s.evaluate(ctx, ids)
+	health, err := s.healthOf(ctx, systems)
+	if err != nil {
+		return err
+	}
+	open, err := s.st.openEventsOf(ctx, s.st.db, ids)
+	if err != nil {
+		return err
+	}
+	var stale []string
+	for sys, objs := range bySystem {
+		if len(plan(objs, ups[sys], health, open, s.now())) > 0 {
+			stale = append(stale, sys)
+		}
+	}
+	err = s.Reconcile(ctx, stale...)
+	list, lerr := s.List(ctx)
+	if lerr != nil {
+		return errors.Join(err, lerr)
+	}
+	s.evaluate(ctx, list)
 	return err
 }
 
@@ -284,31 +353,34 @@ func alertLevel(a Alerts) string {
 func levelRank(l string) int { return map[string]int{"": 0, "slow": 1, "fast": 2}[l] }
 
 // evaluate compares each objective's status with the alert state last
-// announced and announces what changed, once across instances (the state
-// moves by a conditional update). Escalations and breach changes are told
-// to OnAlert; a burn alert that calms down only updates the state.
-func (s *Service) evaluate(ctx context.Context, objectiveIDs []string) {
-	for _, id := range objectiveIDs {
-		st, err := s.Objective(ctx, id)
-		if errors.Is(err, ErrNotFound) {
-			continue
-		}
-		if err != nil {
-			s.log.WarnContext(ctx, "cannot evaluate alerts", "objective", id, "err", err)
-			continue
+// announced (read in one query) and announces what changed, once across
+// instances (the state moves by a conditional update). Escalations and
+// breach changes are told to OnAlert; a burn alert that calms down only
+// updates the state.
+func (s *Service) evaluate(ctx context.Context, statuses []ObjectiveStatus) {
+	if len(statuses) == 0 {
+		return
+	}
+	ids := make([]string, len(statuses))
+	for i, st := range statuses {
+		ids[i] = st.Objective.ID
+	}
+	states, err := s.st.alertStates(ctx, ids)
+	if err != nil {
+		s.log.WarnContext(ctx, "cannot evaluate alerts", "err", err)
+		return
+	}
+	for _, st := range statuses {
+		id := st.Objective.ID
+		prev, ok := states[id]
+		if !ok {
+			continue // deleted meanwhile
 		}
 		level, breaching := alertLevel(st.Status.Alerts), st.Status.IsBreaching
-		prevLevel, prevBreaching, err := s.st.alertState(ctx, id)
-		if err != nil {
-			if !errors.Is(err, ErrNotFound) {
-				s.log.WarnContext(ctx, "cannot evaluate alerts", "objective", id, "err", err)
-			}
+		if level == prev.level && breaching == prev.breaching {
 			continue
 		}
-		if level == prevLevel && breaching == prevBreaching {
-			continue
-		}
-		moved, err := s.st.moveAlertState(ctx, id, prevLevel, prevBreaching, level, breaching)
+		moved, err := s.st.moveAlertState(ctx, id, prev.level, prev.breaching, level, breaching)
 		if err != nil || !moved {
 			if err != nil {
 				s.log.WarnContext(ctx, "cannot record alert state", "objective", id, "err", err)
@@ -317,12 +389,12 @@ func (s *Service) evaluate(ctx context.Context, objectiveIDs []string) {
 		}
 		var kinds []AlertKind
 		switch {
-		case breaching && !prevBreaching:
+		case breaching && !prev.breaching:
 			kinds = append(kinds, AlertBreaching)
-		case !breaching && prevBreaching:
+		case !breaching && prev.breaching:
 			kinds = append(kinds, AlertRecovered)
 		}
-		if levelRank(level) > levelRank(prevLevel) {
+		if levelRank(level) > levelRank(prev.level) {
 			kinds = append(kinds, map[string]AlertKind{"slow": AlertSlowBurn, "fast": AlertFastBurn}[level])
 		}
 		// The figures behind the alert moved with the clock: drop the

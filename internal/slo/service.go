@@ -508,8 +508,10 @@ func (s *Service) invalidate(ctx context.Context, objectives, systems []string) 
 }
 
 // announce signals the fresh status of each objective (read through the
-// cache after its invalidation, so the read also warms it).
-func (s *Service) announce(ctx context.Context, os []Objective) {
+// cache after its invalidation, so the read also warms it), and returns
+// the statuses it read.
+func (s *Service) announce(ctx context.Context, os []Objective) []ObjectiveStatus {
+	out := make([]ObjectiveStatus, 0, len(os))
 	for _, o := range os {
 		st, err := s.Objective(ctx, o.ID)
 		if err != nil {
@@ -518,9 +520,11 @@ func (s *Service) announce(ctx context.Context, os []Objective) {
 			}
 			continue
 		}
+		out = append(out, st)
 		s.broadcast(ctx, SignalStatusChanged, StatusPayload{SystemID: st.Objective.SystemID, ObjectiveID: o.ID,
 			BudgetRemainingPercent: st.Status.ErrorBudget.RemainingPercent, IsBreaching: st.Status.IsBreaching})
 	}
+	return out
 }
 
 func (s *Service) broadcast(ctx context.Context, name string, payload any) {

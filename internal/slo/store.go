@@ -156,16 +156,35 @@ func (st *sqlStore) deleteObjective(ctx context.Context, id string) error {
 	return affected(res, err, "delete objective "+id)
 }
 
-// alertState returns what was last announced of an objective's alerts.
-func (st *sqlStore) alertState(ctx context.Context, id string) (alert string, breaching bool, err error) {
-	err = st.db.QueryRowContext(ctx, `SELECT alert_state, breaching FROM slo_objectives WHERE id = ?`, id).Scan(&alert, &breaching)
-	if errors.Is(err, sql.ErrNoRows) {
-		return "", false, ErrNotFound
-	}
+// alertState is what was last announced of an objective's alerts.
+type alertState struct {
+	level     string
+	breaching bool
+}
+
+// alertStates reads the alert state of each objective that exists.
+func (st *sqlStore) alertStates(ctx context.Context, ids []string) (map[string]alertState, error) {
+	out := make(map[string]alertState, len(ids))
+	err := chunked(ids, func(part []string) error {
+		rows, err := st.db.QueryContext(ctx, `SELECT id, alert_state, breaching FROM slo_objectives WHERE id IN (`+placeholders(len(part))+`)`, anys(part)...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var id string
+			var a alertState
+			if err := rows.Scan(&id, &a.level, &a.breaching); err != nil {
+				return err
+			}
+			out[id] = a
+		}
+		return rows.Err()
+	})
 	if err != nil {
-		return "", false, fmt.Errorf("slo: alert state of %s: %w", id, err)
+		return nil, fmt.Errorf("slo: alert states: %w", err)
 	}
-	return alert, breaching, nil
+	return out, nil
 }
 
 // moveAlertState records a new alert state if the stored one is still
@@ -242,24 +261,17 @@ func (st *sqlStore) eventsPage(ctx context.Context, objectiveID string, from, to
 		ORDER BY started_at DESC, id DESC LIMIT ?`, objectiveID, store.Micros(to), store.Micros(from), limit)
 }
 
-// openEvents returns the open event of each of the objectives that has one.
-func openEvents(ctx context.Context, tx *store.Tx, objectiveIDs []string) (map[string]Event, error) {
+// openEventsOf returns the open event of each of the objectives that has
+// one, read through q (the handle, or a transaction).
+func (st *sqlStore) openEventsOf(ctx context.Context, q querier, objectiveIDs []string) (map[string]Event, error) {
 	out := map[string]Event{}
 	err := chunked(objectiveIDs, func(ids []string) error {
-		rows, err := tx.QueryContext(ctx, `SELECT `+eventColumns+` FROM slo_downtime_events
+		es, err := st.queryEvents(ctx, q, `SELECT `+eventColumns+` FROM slo_downtime_events
 			WHERE ended_at IS NULL AND objective_id IN (`+placeholders(len(ids))+`)`, anys(ids)...)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			e, err := scanEvent(rows)
-			if err != nil {
-				return err
-			}
+		for _, e := range es {
 			out[e.ObjectiveID] = e
 		}
-		return rows.Err()
+		return err
 	})
 	return out, err
 }
@@ -291,9 +303,22 @@ func openEvent(ctx context.Context, tx *store.Tx, e Event) error {
 	return err
 }
 
-// openSystems lists the systems with an open event.
-func (st *sqlStore) openSystems(ctx context.Context) ([]string, error) {
-	return collect(ctx, st.db, `SELECT DISTINCT system_id FROM slo_downtime_events WHERE ended_at IS NULL`)
+// allUpstreams returns each system's upstreams, by id.
+func (st *sqlStore) allUpstreams(ctx context.Context) (map[string][]string, error) {
+	rows, err := st.db.QueryContext(ctx, `SELECT system_id, upstream_id FROM slo_dependencies ORDER BY system_id, upstream_id`)
+	if err != nil {
+		return nil, fmt.Errorf("slo: dependencies: %w", err)
+	}
+	defer rows.Close()
+	out := map[string][]string{}
+	for rows.Next() {
+		var s, u string
+		if err := rows.Scan(&s, &u); err != nil {
+			return nil, fmt.Errorf("slo: dependencies: %w", err)
+		}
+		out[s] = append(out[s], u)
+	}
+	return out, rows.Err()
 }
 
 // purgeEvents deletes events that ended before cutoff.
