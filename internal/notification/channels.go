@@ -166,10 +166,11 @@ func (s *Service) ConfigureChannel(ctx context.Context, in ChannelInput) (Channe
 	return s.st.channel(ctx, in.Channel)
 }
 
-// decodeConfig decodes a channel's config strictly; its errors name the
-// field under "config.".
+// decodeConfig decodes a channel's config strictly, naming the field
+// under "config." in its errors. It does not validate: the caller fills
+// in the stored secret first.
 func decodeConfig[T any](raw json.RawMessage) (T, error) {
-	c, err := rpc.Decode[T](raw)
+	c, err := rpc.DecodeStrict[T](raw)
 	var e *rpc.Error
 	if errors.As(err, &e) {
 		if field, reason, ok := strings.Cut(e.Message, ": "); ok && field != "body" {

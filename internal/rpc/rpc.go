@@ -192,6 +192,21 @@ type Empty struct{}
 // has it. Its errors are *Error with status 400, naming the field where
 // there is one.
 func Decode[In any](body []byte) (In, error) {
+	in, err := DecodeStrict[In](body)
+	if err != nil {
+		return in, err
+	}
+	if v, ok := any(&in).(Validator); ok {
+		if err := v.Validate(); err != nil {
+			return in, err
+		}
+	}
+	return in, nil
+}
+
+// DecodeStrict is Decode without Validate, for a caller that completes
+// the value before validating it.
+func DecodeStrict[In any](body []byte) (In, error) {
 	var in In
 	if len(bytes.TrimSpace(body)) == 0 {
 		body = []byte("{}")
@@ -206,11 +221,6 @@ func Decode[In any](body []byte) (In, error) {
 	}
 	if _, err := dec.Token(); err != io.EOF {
 		return in, BadRequest("body: unexpected data after the JSON object")
-	}
-	if v, ok := any(&in).(Validator); ok {
-		if err := v.Validate(); err != nil {
-			return in, err
-		}
 	}
 	return in, nil
 }
