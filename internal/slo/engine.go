@@ -288,11 +288,13 @@ func (s *Service) Sweep(ctx context.Context) error {
 		}
 	}
 	err = s.Reconcile(ctx, stale...)
-	list, lerr := s.List(ctx)
-	if lerr != nil {
-		return errors.Join(err, lerr)
+	// Alerts move with the clock: evaluate on statuses computed now, not
+	// on cached ones up to a TTL old.
+	statuses, serr := s.withStatus(ctx, os)
+	if serr != nil {
+		return errors.Join(err, serr)
 	}
-	s.evaluate(ctx, list)
+	s.evaluate(ctx, statuses)
 	return err
 }
 
