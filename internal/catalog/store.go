@@ -16,11 +16,6 @@ type sqlStore struct {
 	db *store.Handle
 }
 
-// querier is what a store.Handle and a store.Tx have in common.
-type querier interface {
-	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
-}
-
 const systemColumns = `id, name, description, owner, metadata, created_at, updated_at`
 
 func scanSystem(row interface{ Scan(...any) error }) (System, error) {
@@ -97,7 +92,7 @@ func (st *sqlStore) groups(ctx context.Context) ([]Group, error) {
 }
 
 // listGroups reads groups and their members in one consistent snapshot.
-func listGroups(ctx context.Context, q querier) ([]Group, error) {
+func listGroups(ctx context.Context, q store.Queryer) ([]Group, error) {
 	rows, err := q.QueryContext(ctx, `SELECT `+groupColumns+` FROM catalog_groups ORDER BY name, id`)
 	if err != nil {
 		return nil, fmt.Errorf("catalog: list groups: %w", err)

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/checkstack/checkstack/internal/probe"
@@ -267,10 +266,6 @@ func (st *sqlStore) systemAssociations(ctx context.Context, systemID string) ([]
 	return as, cs, rows.Err()
 }
 
-// statusChunk bounds the ids in one IN list, well under both engines'
-// parameter limits.
-const statusChunk = 500
-
 // statuses reads the health of each system in one query per chunk of
 // ids: every association's state, joined with its configuration.
 func (st *sqlStore) statuses(ctx context.Context, systemIDs []string) (map[string]SystemStatus, error) {
@@ -279,8 +274,8 @@ func (st *sqlStore) statuses(ctx context.Context, systemIDs []string) (map[strin
 		out[id] = SystemStatus{SystemID: id, Status: Unknown, Checks: []CheckStatus{}}
 	}
 	announced := make(map[string]announcement, len(systemIDs))
-	for start := 0; start < len(systemIDs); start += statusChunk {
-		chunk := systemIDs[start:min(start+statusChunk, len(systemIDs))]
+	for start := 0; start < len(systemIDs); start += store.ChunkSize {
+		chunk := systemIDs[start:min(start+store.ChunkSize, len(systemIDs))]
 		args := make([]any, len(chunk))
 		for i, id := range chunk {
 			args[i] = id
@@ -289,7 +284,7 @@ func (st *sqlStore) statuses(ctx context.Context, systemIDs []string) (map[strin
 				a.status, a.last_run_at, a.last_message, a.last_latency_us, COALESCE(ss.status, ''), ss.changed_at
 			FROM healthcheck_associations a JOIN healthcheck_configurations c ON c.id = a.configuration_id
 				LEFT JOIN healthcheck_system_status ss ON ss.system_id = a.system_id
-			WHERE a.system_id IN (`+placeholders(len(chunk))+`) ORDER BY a.system_id, c.name, c.id`, args...)
+			WHERE a.system_id IN (`+store.Placeholders(len(chunk))+`) ORDER BY a.system_id, c.name, c.id`, args...)
 		if err != nil {
 			return nil, fmt.Errorf("healthcheck: statuses: %w", err)
 		}
@@ -328,10 +323,6 @@ func (st *sqlStore) statuses(ctx context.Context, systemIDs []string) (map[strin
 type announcement struct {
 	status Status
 	at     *time.Time
-}
-
-func placeholders(n int) string {
-	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
 }
 
 // Runs.

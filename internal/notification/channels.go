@@ -333,11 +333,11 @@ func (st *sqlStore) setPreference(ctx context.Context, userID, channel string, e
 // opted into.
 func (st *sqlStore) optedIn(ctx context.Context, users, channels []string) (map[string][]string, error) {
 	out := map[string][]string{}
-	for start := 0; start < len(users); start += chunk {
-		ids := users[start:min(start+chunk, len(users))]
-		args := append(anys(ids), anys(channels)...)
+	for start := 0; start < len(users); start += store.ChunkSize {
+		ids := users[start:min(start+store.ChunkSize, len(users))]
+		args := append(store.Args(ids), store.Args(channels)...)
 		rows, err := st.db.QueryContext(ctx, `SELECT user_id, channel FROM notification_channel_prefs
-			WHERE enabled = TRUE AND user_id IN (`+placeholders(len(ids))+`) AND channel IN (`+placeholders(len(channels))+`)
+			WHERE enabled = TRUE AND user_id IN (`+store.Placeholders(len(ids))+`) AND channel IN (`+store.Placeholders(len(channels))+`)
 			ORDER BY user_id, channel`, args...)
 		if err != nil {
 			return nil, fmt.Errorf("notification: opted-in users: %w", err)

@@ -322,7 +322,7 @@ func insertDelivery(ctx context.Context, tx *store.Tx, o outbound) error {
 // a conditional update, so one delivery goes to one worker across
 // instances.
 func (st *sqlStore) claim(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]outbound, error) {
-	ids, err := collect(ctx, st.db, `SELECT id FROM notification_deliveries
+	ids, err := store.Strings(ctx, st.db, `SELECT id FROM notification_deliveries
 		WHERE status = ? AND next_attempt_at <= ? AND lease_until <= ? ORDER BY next_attempt_at, id LIMIT ?`,
 		StatusPending, store.Micros(now), store.Micros(now), limit)
 	if err != nil {

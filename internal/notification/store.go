@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/checkstack/checkstack/internal/store"
@@ -15,25 +14,6 @@ import (
 // them. Every query on a user's notifications names the user.
 type sqlStore struct {
 	db *store.Handle
-}
-
-// execer is what a store.Handle and a store.Tx have in common for writes.
-type execer interface {
-	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
-	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
-}
-
-// chunk bounds the ids in one IN list, well under both engines' limits.
-const chunk = 500
-
-func placeholders(n int) string { return strings.TrimSuffix(strings.Repeat("?, ", n), ", ") }
-
-func anys(ss []string) []any {
-	out := make([]any, len(ss))
-	for i, s := range ss {
-		out[i] = s
-	}
-	return out
 }
 
 // Inbox.
@@ -95,10 +75,10 @@ func (st *sqlStore) unreadCount(ctx context.Context, userID string) (int, error)
 // user without any).
 func (st *sqlStore) unreadCounts(ctx context.Context, userIDs []string) (map[string]int, error) {
 	out := make(map[string]int, len(userIDs))
-	for start := 0; start < len(userIDs); start += chunk {
-		ids := userIDs[start:min(start+chunk, len(userIDs))]
+	for start := 0; start < len(userIDs); start += store.ChunkSize {
+		ids := userIDs[start:min(start+store.ChunkSize, len(userIDs))]
 		rows, err := st.db.QueryContext(ctx, `SELECT user_id, COUNT(*) FROM notifications
-			WHERE is_read = FALSE AND user_id IN (`+placeholders(len(ids))+`) GROUP BY user_id`, anys(ids)...)
+			WHERE is_read = FALSE AND user_id IN (`+store.Placeholders(len(ids))+`) GROUP BY user_id`, store.Args(ids)...)
 		if err != nil {
 			return nil, fmt.Errorf("notification: unread counts: %w", err)
 		}
@@ -194,7 +174,7 @@ func (st *sqlStore) ensureGroup(ctx context.Context, g Group) (users []string, e
 			g.ID, g.Name, g.Description, g.Owner, store.Micros(g.CreatedAt)); err != nil {
 			return err
 		}
-		users, err = collect(ctx, tx, `SELECT user_id FROM notification_subscriptions WHERE group_id = ?`, g.ID)
+		users, err = store.Strings(ctx, tx, `SELECT user_id FROM notification_subscriptions WHERE group_id = ?`, g.ID)
 		return err
 	})
 	if err != nil {
@@ -207,7 +187,7 @@ func (st *sqlStore) ensureGroup(ctx context.Context, g Group) (users []string, e
 // returns the users who were subscribed.
 func (st *sqlStore) removeGroup(ctx context.Context, id string) (users []string, err error) {
 	err = st.db.InTx(ctx, func(tx *store.Tx) error {
-		users, err = collect(ctx, tx, `SELECT user_id FROM notification_subscriptions WHERE group_id = ?`, id)
+		users, err = store.Strings(ctx, tx, `SELECT user_id FROM notification_subscriptions WHERE group_id = ?`, id)
 		if err != nil {
 			return err
 		}
@@ -222,7 +202,7 @@ func (st *sqlStore) removeGroup(ctx context.Context, id string) (users []string,
 
 // groupIDsOf lists the ids of the groups owned by owner.
 func (st *sqlStore) groupIDsOf(ctx context.Context, owner string) ([]string, error) {
-	ids, err := collect(ctx, st.db, `SELECT id FROM notification_groups WHERE owner = ?`, owner)
+	ids, err := store.Strings(ctx, st.db, `SELECT id FROM notification_groups WHERE owner = ?`, owner)
 	if err != nil {
 		return nil, fmt.Errorf("notification: groups of %s: %w", owner, err)
 	}
@@ -291,9 +271,9 @@ func (st *sqlStore) subscribers(ctx context.Context, groupIDs []string) (users [
 	}
 	found := map[string]bool{}
 	via = map[string]string{}
-	for start := 0; start < len(groupIDs); start += chunk {
-		ids := groupIDs[start:min(start+chunk, len(groupIDs))]
-		known, err := collect(ctx, st.db, `SELECT id FROM notification_groups WHERE id IN (`+placeholders(len(ids))+`)`, anys(ids)...)
+	for start := 0; start < len(groupIDs); start += store.ChunkSize {
+		ids := groupIDs[start:min(start+store.ChunkSize, len(groupIDs))]
+		known, err := store.Strings(ctx, st.db, `SELECT id FROM notification_groups WHERE id IN (`+store.Placeholders(len(ids))+`)`, store.Args(ids)...)
 		if err != nil {
 			return nil, nil, fmt.Errorf("notification: subscribers: %w", err)
 		}
@@ -301,7 +281,7 @@ func (st *sqlStore) subscribers(ctx context.Context, groupIDs []string) (users [
 			found[id] = true
 		}
 		rows, err := st.db.QueryContext(ctx, `SELECT user_id, group_id FROM notification_subscriptions
-			WHERE group_id IN (`+placeholders(len(ids))+`) ORDER BY user_id`, anys(ids)...)
+			WHERE group_id IN (`+store.Placeholders(len(ids))+`) ORDER BY user_id`, store.Args(ids)...)
 		if err != nil {
 			return nil, nil, fmt.Errorf("notification: subscribers: %w", err)
 		}
@@ -335,7 +315,7 @@ func (st *sqlStore) subscribers(ctx context.Context, groupIDs []string) (users [
 // users who had some.
 func (st *sqlStore) purge(ctx context.Context, cutoff time.Time) (users []string, deleted int64, err error) {
 	err = st.db.InTx(ctx, func(tx *store.Tx) error {
-		users, err = collect(ctx, tx, `SELECT DISTINCT user_id FROM notifications WHERE is_read = TRUE AND created_at < ?`, store.Micros(cutoff))
+		users, err = store.Strings(ctx, tx, `SELECT DISTINCT user_id FROM notifications WHERE is_read = TRUE AND created_at < ?`, store.Micros(cutoff))
 		if err != nil {
 			return err
 		}
@@ -350,26 +330,6 @@ func (st *sqlStore) purge(ctx context.Context, cutoff time.Time) (users []string
 		return nil, 0, fmt.Errorf("notification: purge: %w", err)
 	}
 	return users, deleted, nil
-}
-
-// collect runs a query of one string column.
-func collect(ctx context.Context, q interface {
-	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
-}, query string, args ...any) ([]string, error) {
-	rows, err := q.QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var s string
-		if err := rows.Scan(&s); err != nil {
-			return nil, err
-		}
-		out = append(out, s)
-	}
-	return out, rows.Err()
 }
 
 func affected(res sql.Result, err error, op string) error {
@@ -388,7 +348,7 @@ func affected(res sql.Result, err error, op string) error {
 
 // existingGroups returns those of ids that name a group, in order.
 func (st *sqlStore) existingGroups(ctx context.Context, ids []string) ([]string, error) {
-	known, err := collect(ctx, st.db, `SELECT id FROM notification_groups WHERE id IN (`+placeholders(len(ids))+`)`, anys(ids)...)
+	known, err := store.Strings(ctx, st.db, `SELECT id FROM notification_groups WHERE id IN (`+store.Placeholders(len(ids))+`)`, store.Args(ids)...)
 	if err != nil {
 		return nil, fmt.Errorf("notification: groups: %w", err)
 	}

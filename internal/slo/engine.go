@@ -48,7 +48,7 @@ func (s *Service) SystemDeleted(ctx context.Context, systemID string) {
 	if err != nil {
 		s.log.WarnContext(ctx, "cache invalidation failed", "system", systemID, "err", err)
 	}
-	blamed, err := collect(ctx, s.st.db, `SELECT DISTINCT system_id FROM slo_downtime_events WHERE ended_at IS NULL AND upstream_id = ?`, systemID)
+	blamed, err := store.Strings(ctx, s.st.db, `SELECT DISTINCT system_id FROM slo_downtime_events WHERE ended_at IS NULL AND upstream_id = ?`, systemID)
 	if err != nil {
 		s.log.ErrorContext(ctx, "cannot read events blamed on a deleted system", "system", systemID, "err", err)
 		return

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/checkstack/checkstack/internal/store"
@@ -15,33 +14,6 @@ import (
 // sqlStore is the SLO tables. It is the only code that reads them.
 type sqlStore struct {
 	db *store.Handle
-}
-
-type querier interface {
-	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
-}
-
-// chunk bounds the ids in one IN list, well under both engines' limits.
-const chunk = 500
-
-func placeholders(n int) string { return strings.TrimSuffix(strings.Repeat("?, ", n), ", ") }
-
-func anys(ss []string) []any {
-	out := make([]any, len(ss))
-	for i, s := range ss {
-		out[i] = s
-	}
-	return out
-}
-
-// chunked runs fn on ids a chunk at a time.
-func chunked(ids []string, fn func(part []string) error) error {
-	for start := 0; start < len(ids); start += chunk {
-		if err := fn(ids[start:min(start+chunk, len(ids))]); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // Objectives.
@@ -69,7 +41,7 @@ func scanObjective(row interface{ Scan(...any) error }) (Objective, error) {
 	return o, nil
 }
 
-func (st *sqlStore) objectives(ctx context.Context, q querier, where string, args ...any) ([]Objective, error) {
+func (st *sqlStore) objectives(ctx context.Context, q store.Queryer, where string, args ...any) ([]Objective, error) {
 	rows, err := q.QueryContext(ctx, `SELECT `+objectiveColumns+` FROM slo_objectives `+where+` ORDER BY name, id`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("slo: list objectives: %w", err)
@@ -97,8 +69,8 @@ func (st *sqlStore) objectivesOf(ctx context.Context, systemIDs []string) (map[s
 	for _, id := range systemIDs {
 		out[id] = []Objective{}
 	}
-	err := chunked(systemIDs, func(ids []string) error {
-		os, err := st.objectives(ctx, st.db, `WHERE system_id IN (`+placeholders(len(ids))+`)`, anys(ids)...)
+	err := store.InChunks(systemIDs, func(ids []string) error {
+		os, err := st.objectives(ctx, st.db, `WHERE system_id IN (`+store.Placeholders(len(ids))+`)`, store.Args(ids)...)
 		for _, o := range os {
 			out[o.SystemID] = append(out[o.SystemID], o)
 		}
@@ -165,8 +137,8 @@ type alertState struct {
 // alertStates reads the alert state of each objective that exists.
 func (st *sqlStore) alertStates(ctx context.Context, ids []string) (map[string]alertState, error) {
 	out := make(map[string]alertState, len(ids))
-	err := chunked(ids, func(part []string) error {
-		rows, err := st.db.QueryContext(ctx, `SELECT id, alert_state, breaching FROM slo_objectives WHERE id IN (`+placeholders(len(part))+`)`, anys(part)...)
+	err := store.InChunks(ids, func(part []string) error {
+		rows, err := st.db.QueryContext(ctx, `SELECT id, alert_state, breaching FROM slo_objectives WHERE id IN (`+store.Placeholders(len(part))+`)`, store.Args(part)...)
 		if err != nil {
 			return err
 		}
@@ -220,7 +192,7 @@ func scanEvent(row interface{ Scan(...any) error }) (Event, error) {
 	return e, nil
 }
 
-func (st *sqlStore) queryEvents(ctx context.Context, q querier, query string, args ...any) ([]Event, error) {
+func (st *sqlStore) queryEvents(ctx context.Context, q store.Queryer, query string, args ...any) ([]Event, error) {
 	rows, err := q.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("slo: events: %w", err)
@@ -241,10 +213,10 @@ func (st *sqlStore) queryEvents(ctx context.Context, q querier, query string, ar
 // after since.
 func (st *sqlStore) eventsSince(ctx context.Context, objectiveIDs []string, since time.Time) (map[string][]Event, error) {
 	out := make(map[string][]Event, len(objectiveIDs))
-	err := chunked(objectiveIDs, func(ids []string) error {
+	err := store.InChunks(objectiveIDs, func(ids []string) error {
 		es, err := st.queryEvents(ctx, st.db, `SELECT `+eventColumns+` FROM slo_downtime_events
-			WHERE objective_id IN (`+placeholders(len(ids))+`) AND (ended_at IS NULL OR ended_at > ?)`,
-			append(anys(ids), store.Micros(since))...)
+			WHERE objective_id IN (`+store.Placeholders(len(ids))+`) AND (ended_at IS NULL OR ended_at > ?)`,
+			append(store.Args(ids), store.Micros(since))...)
 		for _, e := range es {
 			out[e.ObjectiveID] = append(out[e.ObjectiveID], e)
 		}
@@ -263,11 +235,11 @@ func (st *sqlStore) eventsPage(ctx context.Context, objectiveID string, from, to
 
 // openEventsOf returns the open event of each of the objectives that has
 // one, read through q (the handle, or a transaction).
-func (st *sqlStore) openEventsOf(ctx context.Context, q querier, objectiveIDs []string) (map[string]Event, error) {
+func (st *sqlStore) openEventsOf(ctx context.Context, q store.Queryer, objectiveIDs []string) (map[string]Event, error) {
 	out := map[string]Event{}
-	err := chunked(objectiveIDs, func(ids []string) error {
+	err := store.InChunks(objectiveIDs, func(ids []string) error {
 		es, err := st.queryEvents(ctx, q, `SELECT `+eventColumns+` FROM slo_downtime_events
-			WHERE ended_at IS NULL AND objective_id IN (`+placeholders(len(ids))+`)`, anys(ids)...)
+			WHERE ended_at IS NULL AND objective_id IN (`+store.Placeholders(len(ids))+`)`, store.Args(ids)...)
 		for _, e := range es {
 			out[e.ObjectiveID] = e
 		}
@@ -358,7 +330,7 @@ func (st *sqlStore) dependencies(ctx context.Context, systemID string) (Dependen
 
 // upstreams lists the systems systemID depends on, by id.
 func (st *sqlStore) upstreams(ctx context.Context, systemID string) ([]string, error) {
-	ids, err := collect(ctx, st.db, `SELECT upstream_id FROM slo_dependencies WHERE system_id = ? ORDER BY upstream_id`, systemID)
+	ids, err := store.Strings(ctx, st.db, `SELECT upstream_id FROM slo_dependencies WHERE system_id = ? ORDER BY upstream_id`, systemID)
 	if err != nil {
 		return nil, fmt.Errorf("slo: upstreams of %s: %w", systemID, err)
 	}
@@ -367,7 +339,7 @@ func (st *sqlStore) upstreams(ctx context.Context, systemID string) ([]string, e
 
 // downstreams lists the systems that depend on systemID.
 func (st *sqlStore) downstreams(ctx context.Context, systemID string) ([]string, error) {
-	ids, err := collect(ctx, st.db, `SELECT system_id FROM slo_dependencies WHERE upstream_id = ? ORDER BY system_id`, systemID)
+	ids, err := store.Strings(ctx, st.db, `SELECT system_id FROM slo_dependencies WHERE upstream_id = ? ORDER BY system_id`, systemID)
 	if err != nil {
 		return nil, fmt.Errorf("slo: downstreams of %s: %w", systemID, err)
 	}
@@ -443,24 +415,6 @@ func reaches(up map[string][]string, from, to string) bool {
 func (st *sqlStore) removeDependency(ctx context.Context, systemID, upstreamID string) error {
 	res, err := st.db.ExecContext(ctx, `DELETE FROM slo_dependencies WHERE system_id = ? AND upstream_id = ?`, systemID, upstreamID)
 	return affected(res, err, "remove dependency")
-}
-
-// collect runs a query of one string column.
-func collect(ctx context.Context, q querier, query string, args ...any) ([]string, error) {
-	rows, err := q.QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var s string
-		if err := rows.Scan(&s); err != nil {
-			return nil, err
-		}
-		out = append(out, s)
-	}
-	return out, rows.Err()
 }
 
 func affected(res sql.Result, err error, op string) error {

@@ -1,0 +1,66 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"strings"
+)
+
+// Queryer is what a Handle and a Tx have in common for reads, so a store
+// function can run inside a transaction or outside one.
+type Queryer interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+var (
+	_ Queryer = (*Handle)(nil)
+	_ Queryer = (*Tx)(nil)
+)
+
+// ChunkSize bounds the ids of one IN list: well under both engines'
+// limits on parameters per statement.
+const ChunkSize = 500
+
+// InChunks calls fn with ids a chunk of at most ChunkSize at a time, in
+// order, and stops at the first error.
+func InChunks(ids []string, fn func(chunk []string) error) error {
+	for start := 0; start < len(ids); start += ChunkSize {
+		if err := fn(ids[start:min(start+ChunkSize, len(ids))]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Placeholders returns n placeholders for an IN list: "?, ?, ?".
+func Placeholders(n int) string {
+	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
+}
+
+// Args turns ids into query arguments.
+func Args(ids []string) []any {
+	out := make([]any, len(ids))
+	for i, id := range ids {
+		out[i] = id
+	}
+	return out
+}
+
+// Strings runs a query of one text column and returns its values in the
+// order the rows came.
+func Strings(ctx context.Context, q Queryer, query string, args ...any) ([]string, error) {
+	rows, err := q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	return out, rows.Err()
+}
