@@ -22,7 +22,7 @@ func (s *Service) Procedures() []rpc.Procedure {
 			sys, err := s.Systems(ctx)
 			return map[string][]System{"systems": sys}, err
 		}),
-		rpc.Query(d, "getSystem", rpc.User, func(ctx context.Context, _ *rpc.Request, in idInput) (System, error) {
+		rpc.Query(d, "getSystem", rpc.User, func(ctx context.Context, _ *rpc.Request, in rpc.ByID) (System, error) {
 			sys, err := s.System(ctx, in.ID)
 			return sys, notFound(err, "system", in.ID)
 		}),
@@ -30,7 +30,7 @@ func (s *Service) Procedures() []rpc.Procedure {
 			gs, err := s.Groups(ctx)
 			return map[string][]Group{"groups": gs}, err
 		}),
-		rpc.Query(d, "getSystemGroupIds", rpc.User, func(ctx context.Context, _ *rpc.Request, in systemIDInput) (map[string][]string, error) {
+		rpc.Query(d, "getSystemGroupIds", rpc.User, func(ctx context.Context, _ *rpc.Request, in rpc.BySystem) (map[string][]string, error) {
 			ids, err := s.SystemGroupIDs(ctx, in.SystemID)
 			return map[string][]string{"groupIds": ids}, notFound(err, "system", in.SystemID)
 		}),
@@ -38,7 +38,7 @@ func (s *Service) Procedures() []rpc.Procedure {
 			vs, err := s.Views(ctx, r.Principal.UserID)
 			return map[string][]View{"views": vs}, err
 		}),
-		rpc.Query(d, "getSystemContacts", rpc.User, func(ctx context.Context, _ *rpc.Request, in systemIDInput) (map[string][]Contact, error) {
+		rpc.Query(d, "getSystemContacts", rpc.User, func(ctx context.Context, _ *rpc.Request, in rpc.BySystem) (map[string][]Contact, error) {
 			cs, err := s.Contacts(ctx, in.SystemID)
 			return map[string][]Contact{"contacts": cs}, notFound(err, "system", in.SystemID)
 		}),
@@ -50,7 +50,7 @@ func (s *Service) Procedures() []rpc.Procedure {
 			sys, err := s.UpdateSystem(ctx, in.ID, in.toInput())
 			return sys, notFound(err, "system", in.ID)
 		}),
-		rpc.Mutate(d, "deleteSystem", rpc.Admin, func(ctx context.Context, _ *rpc.Request, in idInput) (rpc.Empty, error) {
+		rpc.Mutate(d, "deleteSystem", rpc.Admin, func(ctx context.Context, _ *rpc.Request, in rpc.ByID) (rpc.Empty, error) {
 			return rpc.Empty{}, notFound(s.DeleteSystem(ctx, in.ID), "system", in.ID)
 		}),
 		rpc.Mutate(d, "createGroup", rpc.Admin, func(ctx context.Context, _ *rpc.Request, in createGroupInput) (Group, error) {
@@ -60,7 +60,7 @@ func (s *Service) Procedures() []rpc.Procedure {
 			g, err := s.UpdateGroup(ctx, in.ID, in.toInput())
 			return g, notFound(err, "group", in.ID)
 		}),
-		rpc.Mutate(d, "deleteGroup", rpc.Admin, func(ctx context.Context, _ *rpc.Request, in idInput) (rpc.Empty, error) {
+		rpc.Mutate(d, "deleteGroup", rpc.Admin, func(ctx context.Context, _ *rpc.Request, in rpc.ByID) (rpc.Empty, error) {
 			return rpc.Empty{}, notFound(s.DeleteGroup(ctx, in.ID), "group", in.ID)
 		}),
 		rpc.Mutate(d, "addSystemToGroup", rpc.Admin, func(ctx context.Context, _ *rpc.Request, in membershipInput) (rpc.Empty, error) {
@@ -78,14 +78,14 @@ func (s *Service) Procedures() []rpc.Procedure {
 			v, err := s.UpdateView(ctx, r.Principal.UserID, in.ID, in.toInput())
 			return v, notFound(err, "view", in.ID)
 		}),
-		rpc.Mutate(d, "deleteView", rpc.User, func(ctx context.Context, r *rpc.Request, in idInput) (rpc.Empty, error) {
+		rpc.Mutate(d, "deleteView", rpc.User, func(ctx context.Context, r *rpc.Request, in rpc.ByID) (rpc.Empty, error) {
 			return rpc.Empty{}, notFound(s.DeleteView(ctx, r.Principal.UserID, in.ID), "view", in.ID)
 		}),
 		rpc.Mutate(d, "addSystemContact", rpc.Admin, func(ctx context.Context, _ *rpc.Request, in addContactInput) (Contact, error) {
 			c, err := s.AddContact(ctx, Contact{SystemID: in.SystemID, Type: in.Type, UserID: in.UserID, Email: in.Email, Label: in.Label})
 			return c, notFound(err, "system or user", in.SystemID)
 		}),
-		rpc.Mutate(d, "removeSystemContact", rpc.Admin, func(ctx context.Context, _ *rpc.Request, in idInput) (rpc.Empty, error) {
+		rpc.Mutate(d, "removeSystemContact", rpc.Admin, func(ctx context.Context, _ *rpc.Request, in rpc.ByID) (rpc.Empty, error) {
 			return rpc.Empty{}, notFound(s.RemoveContact(ctx, in.ID), "contact", in.ID)
 		}),
 	}
@@ -104,18 +104,6 @@ const (
 	maxName        = 200
 	maxDescription = 4000
 )
-
-type idInput struct {
-	ID string `json:"id"`
-}
-
-func (in idInput) Validate() error { return rpc.CheckID("id", in.ID) }
-
-type systemIDInput struct {
-	SystemID string `json:"systemId"`
-}
-
-func (in systemIDInput) Validate() error { return rpc.CheckID("systemId", in.SystemID) }
 
 type membershipInput struct {
 	SystemID string `json:"systemId"`

@@ -18,7 +18,7 @@ type sqlStore struct {
 
 const systemColumns = `id, name, description, owner, metadata, created_at, updated_at`
 
-func scanSystem(row interface{ Scan(...any) error }) (System, error) {
+func scanSystem(row store.Scanner) (System, error) {
 	var s System
 	var meta string
 	var created, updated int64
@@ -32,19 +32,11 @@ func scanSystem(row interface{ Scan(...any) error }) (System, error) {
 
 func (st *sqlStore) systems(ctx context.Context) ([]System, error) {
 	rows, err := st.db.QueryContext(ctx, `SELECT `+systemColumns+` FROM catalog_systems ORDER BY name, id`)
+	out, err := store.All(rows, err, scanSystem)
 	if err != nil {
 		return nil, fmt.Errorf("catalog: list systems: %w", err)
 	}
-	defer rows.Close()
-	out := []System{}
-	for rows.Next() {
-		s, err := scanSystem(rows)
-		if err != nil {
-			return nil, fmt.Errorf("catalog: list systems: %w", err)
-		}
-		out = append(out, s)
-	}
-	return out, rows.Err()
+	return out, nil
 }
 
 func (st *sqlStore) system(ctx context.Context, id string) (System, error) {

@@ -18,7 +18,7 @@ func (s *Service) Procedures() []rpc.Procedure {
 			cs, err := s.Configurations(ctx)
 			return map[string][]Configuration{"configurations": cs}, err
 		}),
-		rpc.Query(d, "getConfiguration", rpc.User, func(ctx context.Context, _ *rpc.Request, in idInput) (Configuration, error) {
+		rpc.Query(d, "getConfiguration", rpc.User, func(ctx context.Context, _ *rpc.Request, in rpc.ByID) (Configuration, error) {
 			c, err := s.Configuration(ctx, in.ID)
 			return c, notFound(err, "configuration", in.ID)
 		}),
@@ -29,7 +29,7 @@ func (s *Service) Procedures() []rpc.Procedure {
 			c, err := s.UpdateConfiguration(ctx, in.ID, in.configurationInput.toInput())
 			return c, notFound(err, "configuration or satellite", in.ID)
 		}),
-		rpc.Mutate(d, "deleteConfiguration", rpc.Admin, func(ctx context.Context, _ *rpc.Request, in idInput) (rpc.Empty, error) {
+		rpc.Mutate(d, "deleteConfiguration", rpc.Admin, func(ctx context.Context, _ *rpc.Request, in rpc.ByID) (rpc.Empty, error) {
 			return rpc.Empty{}, notFound(s.DeleteConfiguration(ctx, in.ID), "configuration", in.ID)
 		}),
 		rpc.Mutate(d, "associateSystem", rpc.Admin, func(ctx context.Context, _ *rpc.Request, in associateInput) (Association, error) {
@@ -41,7 +41,7 @@ func (s *Service) Procedures() []rpc.Procedure {
 			err := s.Disassociate(ctx, in.SystemID, in.ConfigurationID)
 			return rpc.Empty{}, notFound(err, "association", in.SystemID+"/"+in.ConfigurationID)
 		}),
-		rpc.Query(d, "getSystemConfigurations", rpc.User, func(ctx context.Context, _ *rpc.Request, in systemInput) (map[string]any, error) {
+		rpc.Query(d, "getSystemConfigurations", rpc.User, func(ctx context.Context, _ *rpc.Request, in rpc.BySystem) (map[string]any, error) {
 			as, cs, err := s.SystemConfigurations(ctx, in.SystemID)
 			type item struct {
 				Association
@@ -67,7 +67,7 @@ func (s *Service) Procedures() []rpc.Procedure {
 			b, err := s.AggregatedHistory(ctx, in.ConfigurationID, in.From, in.To, in.TargetPoints)
 			return map[string][]Bucket{"buckets": b}, notFound(err, "configuration", in.ConfigurationID)
 		}),
-		rpc.Query(d, "getSystemHealthStatus", rpc.User, func(ctx context.Context, _ *rpc.Request, in systemInput) (SystemStatus, error) {
+		rpc.Query(d, "getSystemHealthStatus", rpc.User, func(ctx context.Context, _ *rpc.Request, in rpc.BySystem) (SystemStatus, error) {
 			return s.SystemHealth(ctx, in.SystemID)
 		}),
 		rpc.Query(d, "getBulkSystemHealthStatus", rpc.User, func(ctx context.Context, _ *rpc.Request, in bulkInput) (map[string]map[string]SystemStatus, error) {
@@ -89,18 +89,6 @@ func notFound(err error, what, id string) error {
 }
 
 // Inputs.
-
-type idInput struct {
-	ID string `json:"id"`
-}
-
-func (in idInput) Validate() error { return rpc.CheckID("id", in.ID) }
-
-type systemInput struct {
-	SystemID string `json:"systemId"`
-}
-
-func (in systemInput) Validate() error { return rpc.CheckID("systemId", in.SystemID) }
 
 type configurationIDInput struct {
 	ConfigurationID string `json:"configurationId"`

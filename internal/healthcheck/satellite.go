@@ -203,7 +203,7 @@ func (s *Service) SatelliteProcedures() []rpc.Procedure {
 			sats, err := s.Satellites(ctx)
 			return map[string][]Satellite{"satellites": sats}, err
 		}),
-		rpc.Mutate(d, "removeSatellite", rpc.Admin, func(ctx context.Context, _ *rpc.Request, in idInput) (rpc.Empty, error) {
+		rpc.Mutate(d, "removeSatellite", rpc.Admin, func(ctx context.Context, _ *rpc.Request, in rpc.ByID) (rpc.Empty, error) {
 			return rpc.Empty{}, notFound(s.RemoveSatellite(ctx, in.ID), "satellite", in.ID)
 		}),
 		rpc.Query(d, "getAssignments", rpc.Satellite, func(ctx context.Context, r *rpc.Request, _ rpc.Empty) (map[string][]Configuration, error) {

@@ -20,7 +20,7 @@ type sqlStore struct {
 
 const notificationColumns = `id, user_id, title, body, action_label, action_url, importance, is_read, group_id, created_at`
 
-func scanNotification(row interface{ Scan(...any) error }) (Notification, error) {
+func scanNotification(row store.Scanner) (Notification, error) {
 	var n Notification
 	var label, url, importance string
 	var created int64
@@ -48,18 +48,10 @@ func (st *sqlStore) page(ctx context.Context, userID string, f Filter) (Page, er
 	}
 	rows, err := st.db.QueryContext(ctx, `SELECT `+notificationColumns+` FROM notifications `+where+`
 		ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?`, userID, f.Limit, f.Offset)
-	if err != nil {
+	if p.Notifications, err = store.All(rows, err, scanNotification); err != nil {
 		return p, fmt.Errorf("notification: list for %s: %w", userID, err)
 	}
-	defer rows.Close()
-	for rows.Next() {
-		n, err := scanNotification(rows)
-		if err != nil {
-			return p, fmt.Errorf("notification: list for %s: %w", userID, err)
-		}
-		p.Notifications = append(p.Notifications, n)
-	}
-	return p, rows.Err()
+	return p, nil
 }
 
 func (st *sqlStore) unreadCount(ctx context.Context, userID string) (int, error) {
@@ -148,21 +140,17 @@ func (st *sqlStore) insert(ctx context.Context, ns []Notification, deliveries []
 
 func (st *sqlStore) groups(ctx context.Context) ([]Group, error) {
 	rows, err := st.db.QueryContext(ctx, `SELECT id, name, description, owner, created_at FROM notification_groups ORDER BY name, id`)
+	gs, err := store.All(rows, err, func(row store.Scanner) (Group, error) {
+		var g Group
+		var created int64
+		err := row.Scan(&g.ID, &g.Name, &g.Description, &g.Owner, &created)
+		g.CreatedAt = store.FromMicros(created)
+		return g, err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("notification: list groups: %w", err)
 	}
-	defer rows.Close()
-	out := []Group{}
-	for rows.Next() {
-		var g Group
-		var created int64
-		if err := rows.Scan(&g.ID, &g.Name, &g.Description, &g.Owner, &created); err != nil {
-			return nil, fmt.Errorf("notification: list groups: %w", err)
-		}
-		g.CreatedAt = store.FromMicros(created)
-		out = append(out, g)
-	}
-	return out, rows.Err()
+	return gs, nil
 }
 
 // ensureGroup creates the group, or renames it if it exists, and returns
@@ -213,21 +201,17 @@ func (st *sqlStore) subscriptions(ctx context.Context, userID string) ([]Subscri
 	rows, err := st.db.QueryContext(ctx, `SELECT s.group_id, g.name, s.subscribed_at
 		FROM notification_subscriptions s JOIN notification_groups g ON g.id = s.group_id
 		WHERE s.user_id = ? ORDER BY g.name, g.id`, userID)
+	subs, err := store.All(rows, err, func(row store.Scanner) (Subscription, error) {
+		var s Subscription
+		var at int64
+		err := row.Scan(&s.GroupID, &s.GroupName, &at)
+		s.SubscribedAt = store.FromMicros(at)
+		return s, err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("notification: subscriptions of %s: %w", userID, err)
 	}
-	defer rows.Close()
-	out := []Subscription{}
-	for rows.Next() {
-		var s Subscription
-		var at int64
-		if err := rows.Scan(&s.GroupID, &s.GroupName, &at); err != nil {
-			return nil, fmt.Errorf("notification: subscriptions of %s: %w", userID, err)
-		}
-		s.SubscribedAt = store.FromMicros(at)
-		out = append(out, s)
-	}
-	return out, rows.Err()
+	return subs, nil
 }
 
 // subscribe is idempotent; ErrNotFound for an unknown group.

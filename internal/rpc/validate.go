@@ -75,3 +75,17 @@ func FirstErr(errs ...error) error {
 	}
 	return nil
 }
+
+// ByID is the input of a procedure that names one entity by its id.
+type ByID struct {
+	ID string `json:"id"`
+}
+
+func (in ByID) Validate() error { return CheckID("id", in.ID) }
+
+// BySystem is the input of a procedure that names one system.
+type BySystem struct {
+	SystemID string `json:"systemId"`
+}
+
+func (in BySystem) Validate() error { return CheckID("systemId", in.SystemID) }

@@ -21,11 +21,11 @@ func (s *Service) Procedures() []rpc.Procedure {
 			os, err := s.List(ctx)
 			return map[string][]ObjectiveStatus{"objectives": os}, err
 		}),
-		rpc.Query(d, "getObjective", rpc.User, func(ctx context.Context, _ *rpc.Request, in idInput) (ObjectiveStatus, error) {
+		rpc.Query(d, "getObjective", rpc.User, func(ctx context.Context, _ *rpc.Request, in rpc.ByID) (ObjectiveStatus, error) {
 			o, err := s.Objective(ctx, in.ID)
 			return o, notFound(err, "objective", in.ID)
 		}),
-		rpc.QueryJSON(d, "getObjectivesForSystem", rpc.User, func(ctx context.Context, _ *rpc.Request, in systemInput) ([]byte, error) {
+		rpc.QueryJSON(d, "getObjectivesForSystem", rpc.User, func(ctx context.Context, _ *rpc.Request, in rpc.BySystem) ([]byte, error) {
 			raws, err := s.SystemsJSON(ctx, []string{in.SystemID})
 			if err != nil {
 				return nil, err
@@ -44,7 +44,7 @@ func (s *Service) Procedures() []rpc.Procedure {
 			es, err := s.Events(ctx, in.ObjectiveID, from, to, limit)
 			return map[string][]Event{"events": es}, notFound(err, "objective", in.ObjectiveID)
 		}),
-		rpc.Query(d, "getDependencies", rpc.User, func(ctx context.Context, _ *rpc.Request, in systemInput) (Dependencies, error) {
+		rpc.Query(d, "getDependencies", rpc.User, func(ctx context.Context, _ *rpc.Request, in rpc.BySystem) (Dependencies, error) {
 			return s.Dependencies(ctx, in.SystemID)
 		}),
 
@@ -55,7 +55,7 @@ func (s *Service) Procedures() []rpc.Procedure {
 			o, err := s.UpdateObjective(ctx, in.ID, in.toInput())
 			return o, notFound(err, "objective", in.ID)
 		}),
-		rpc.Mutate(d, "deleteObjective", rpc.Admin, func(ctx context.Context, _ *rpc.Request, in idInput) (rpc.Empty, error) {
+		rpc.Mutate(d, "deleteObjective", rpc.Admin, func(ctx context.Context, _ *rpc.Request, in rpc.ByID) (rpc.Empty, error) {
 			return rpc.Empty{}, notFound(s.DeleteObjective(ctx, in.ID), "objective", in.ID)
 		}),
 		rpc.Mutate(d, "addDependency", rpc.Admin, func(ctx context.Context, _ *rpc.Request, in dependencyInput) (rpc.Empty, error) {
@@ -115,18 +115,6 @@ const (
 	maxEvents      = 1000
 	defaultEvents  = 100
 )
-
-type idInput struct {
-	ID string `json:"id"`
-}
-
-func (in idInput) Validate() error { return rpc.CheckID("id", in.ID) }
-
-type systemInput struct {
-	SystemID string `json:"systemId"`
-}
-
-func (in systemInput) Validate() error { return rpc.CheckID("systemId", in.SystemID) }
 
 type bulkInput struct {
 	SystemIDs []string `json:"systemIds"`

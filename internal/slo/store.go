@@ -21,7 +21,7 @@ type sqlStore struct {
 const objectiveColumns = `id, system_id, name, description, target, window_days, dependency_mode, excluded_upstreams,
 	configuration_id, created_at, updated_at`
 
-func scanObjective(row interface{ Scan(...any) error }) (Objective, error) {
+func scanObjective(row store.Scanner) (Objective, error) {
 	var o Objective
 	var mode, excluded string
 	var created, updated int64
@@ -43,19 +43,11 @@ func scanObjective(row interface{ Scan(...any) error }) (Objective, error) {
 
 func (st *sqlStore) objectives(ctx context.Context, q store.Queryer, where string, args ...any) ([]Objective, error) {
 	rows, err := q.QueryContext(ctx, `SELECT `+objectiveColumns+` FROM slo_objectives `+where+` ORDER BY name, id`, args...)
+	os, err := store.All(rows, err, scanObjective)
 	if err != nil {
 		return nil, fmt.Errorf("slo: list objectives: %w", err)
 	}
-	defer rows.Close()
-	out := []Objective{}
-	for rows.Next() {
-		o, err := scanObjective(rows)
-		if err != nil {
-			return nil, fmt.Errorf("slo: list objectives: %w", err)
-		}
-		out = append(out, o)
-	}
-	return out, rows.Err()
+	return os, nil
 }
 
 func (st *sqlStore) allObjectives(ctx context.Context) ([]Objective, error) {
@@ -176,7 +168,7 @@ func (st *sqlStore) moveAlertState(ctx context.Context, id, fromAlert string, fr
 
 const eventColumns = `id, objective_id, system_id, started_at, ended_at, attribution, upstream_id, upstream_name`
 
-func scanEvent(row interface{ Scan(...any) error }) (Event, error) {
+func scanEvent(row store.Scanner) (Event, error) {
 	var e Event
 	var started int64
 	var ended sql.NullInt64
@@ -194,19 +186,11 @@ func scanEvent(row interface{ Scan(...any) error }) (Event, error) {
 
 func (st *sqlStore) queryEvents(ctx context.Context, q store.Queryer, query string, args ...any) ([]Event, error) {
 	rows, err := q.QueryContext(ctx, query, args...)
+	es, err := store.All(rows, err, scanEvent)
 	if err != nil {
 		return nil, fmt.Errorf("slo: events: %w", err)
 	}
-	defer rows.Close()
-	out := []Event{}
-	for rows.Next() {
-		e, err := scanEvent(rows)
-		if err != nil {
-			return nil, fmt.Errorf("slo: events: %w", err)
-		}
-		out = append(out, e)
-	}
-	return out, rows.Err()
+	return es, nil
 }
 
 // eventsSince returns, per objective, the events still going on or ended

@@ -64,3 +64,29 @@ func Strings(ctx context.Context, q Queryer, query string, args ...any) ([]strin
 	}
 	return out, rows.Err()
 }
+
+// Scanner is a row to scan: a *sql.Row or *sql.Rows.
+type Scanner = interface{ Scan(dest ...any) error }
+
+// All reads every row of a query with scan and closes the rows. Pass it
+// the query's results: rows, err := q.QueryContext(…); All(rows, err, f).
+// It returns the query's error, the first scan's error, or the
+// iteration's, and never nil values with a nil error (an empty list).
+func All[T any](rows *sql.Rows, err error, scan func(Scanner) (T, error)) ([]T, error) {
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []T{}
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return out, nil
+}

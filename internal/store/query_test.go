@@ -52,3 +52,39 @@ func TestInListsOfAnySize(t *testing.T) {
 		}
 	})
 }
+
+func TestAllReadsEveryRowOrTheFirstError(t *testing.T) {
+	db := storetest.SQLite(t)
+	ctx := t.Context()
+	h := db.For("test")
+	if _, err := h.ExecContext(ctx, `CREATE TABLE nums (n BIGINT NOT NULL)`); err != nil {
+		t.Fatal(err)
+	}
+	scan := func(row store.Scanner) (int, error) {
+		var n int
+		err := row.Scan(&n)
+		return n, err
+	}
+	rows, err := h.QueryContext(ctx, `SELECT n FROM nums`)
+	got, err := store.All(rows, err, scan)
+	if err != nil || got == nil || len(got) != 0 {
+		t.Fatalf("no rows: %v, %v; want an empty, non-nil list", got, err)
+	}
+	for _, n := range []int{3, 1, 2} {
+		if _, err := h.ExecContext(ctx, `INSERT INTO nums (n) VALUES (?)`, n); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rows, err = h.QueryContext(ctx, `SELECT n FROM nums ORDER BY n`)
+	if got, err = store.All(rows, err, scan); err != nil || !slices.Equal(got, []int{1, 2, 3}) {
+		t.Fatalf("rows: %v, %v", got, err)
+	}
+	rows, err = h.QueryContext(ctx, `SELECT n FROM no_such_table`)
+	if _, err = store.All(rows, err, scan); err == nil {
+		t.Fatal("a failed query gave no error")
+	}
+	rows, err = h.QueryContext(ctx, `SELECT 'x' FROM nums`)
+	if _, err = store.All(rows, err, scan); err == nil {
+		t.Fatal("a failed scan gave no error")
+	}
+}
