@@ -49,8 +49,11 @@
 //     signal, and the cache refuses to store a load that began before it.
 //  4. The events disagree with live health after the last change: each
 //     reconciliation reads health and the stored events afresh rather than
-//     trusting the order hooks ran in, and the sweep repairs what a missed
-//     hook left.
+//     trusting the order hooks ran in, and within an instance the
+//     reconciliations of one system run one at a time, so the last to run
+//     read the latest health. Across instances one working from an older
+//     health read can commit last; the sweep (every minute) repairs that,
+//     and what a missed hook left.
 //  5. A dependency cycle: adding a link checks the graph and inserts in one
 //     transaction that holds off other dependency writers.
 //  6. An alert announced twice across instances: the announced state moves
