@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/checkstack/checkstack/cache"
@@ -190,21 +191,28 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 
 	log.Info("shutting down")
 	hub.Close() // ends the SSE streams, which would otherwise hold Shutdown
+	// First the requests in flight finish, then the background work stops,
+	// the three at once, each phase with the whole timeout: a slow one
+	// does not eat another's time.
 	sctx, cancel := context.WithTimeout(context.Background(), c.ShutdownTimeout)
 	defer cancel()
-	if err := scheduler.Stop(sctx); err != nil {
-		log.Warn("checks still running at shutdown", "err", err)
-	}
-	if err := slos.Stop(sctx); err != nil {
-		log.Warn("slo sweep still running at shutdown", "err", err)
-	}
-	if err := notifications.Stop(sctx); err != nil {
-		log.Warn("deliveries still running at shutdown", "err", err)
-	}
 	if err := srv.Shutdown(sctx); err != nil {
 		log.Warn("shutdown did not finish in time", "err", err)
 		srv.Close()
 	}
+	wctx, cancelWork := context.WithTimeout(context.Background(), c.ShutdownTimeout)
+	defer cancelWork()
+	var stopping sync.WaitGroup
+	for name, stop := range map[string]func(context.Context) error{
+		"checks": scheduler.Stop, "slo sweep": slos.Stop, "deliveries": notifications.Stop,
+	} {
+		stopping.Go(func() {
+			if err := stop(wctx); err != nil {
+				log.Warn("background work still running at shutdown", "work", name, "err", err)
+			}
+		})
+	}
+	stopping.Wait()
 	<-served
 	log.Info("stopped")
 	return nil

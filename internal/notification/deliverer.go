@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"time"
 
@@ -51,6 +52,10 @@ type outbound struct {
 	Attempts       int
 	Payload        json.RawMessage // the Notification as sent
 	CreatedAt      time.Time
+	// lease is the lease_until the claim wrote: the worker's token.
+	// Recording an outcome requires it still stored, so a worker whose
+	// lease ran out (and was taken over) cannot overwrite the new owner's.
+	lease int64
 }
 
 // deliverer runs the external delivery workers: it claims due deliveries
@@ -179,11 +184,8 @@ func (d *deliverer) drain(ctx context.Context) {
 	limit := d.opts.Workers
 	for ctx.Err() == nil {
 		batch, err := d.s.st.claim(ctx, d.s.now(), d.opts.Lease, limit)
-		if err != nil {
-			if ctx.Err() == nil {
-				d.s.log.ErrorContext(ctx, "cannot read the delivery outbox", "err", err)
-			}
-			return
+		if err != nil && ctx.Err() == nil {
+			d.s.log.ErrorContext(ctx, "cannot read the delivery outbox", "err", err)
 		}
 		sem := make(chan struct{}, d.opts.Workers)
 		var wg sync.WaitGroup
@@ -196,7 +198,7 @@ func (d *deliverer) drain(ctx context.Context) {
 			}()
 		}
 		wg.Wait()
-		if len(batch) < limit {
+		if err != nil || len(batch) < limit {
 			return
 		}
 	}
@@ -207,7 +209,7 @@ func (d *deliverer) attempt(ctx context.Context, o outbound) {
 	st := &d.s.st
 	finish := func(status string, attempts int, next time.Time, msg string) {
 		// Record even if ctx ended meanwhile: the attempt happened.
-		if err := st.finish(context.WithoutCancel(ctx), o.ID, status, attempts, next, msg, d.s.now()); err != nil {
+		if err := st.finish(context.WithoutCancel(ctx), o, status, attempts, next, msg, d.s.now()); err != nil {
 			d.s.log.ErrorContext(ctx, "cannot record a delivery", "delivery", o.ID, "err", err)
 		}
 	}
@@ -270,19 +272,20 @@ func (d *deliverer) attempt(ctx context.Context, o outbound) {
 		finish(StatusDelivered, o.Attempts+1, d.s.now(), "")
 		return
 	}
-	if ctx.Err() != nil {
-		// Shutting down: give the delivery back untried.
-		if err := st.release(context.WithoutCancel(ctx), o.ID); err != nil {
-			d.s.log.ErrorContext(ctx, "cannot release a delivery", "delivery", o.ID, "err", err)
-		}
-		return
-	}
 	d.retry(ctx, o, err, finish)
 }
 
 // retry records a failed attempt: failed for good when the error is
 // permanent or attempts are spent, else pending again after a backoff.
 func (d *deliverer) retry(ctx context.Context, o outbound, cause error, finish func(string, int, time.Time, string)) {
+	if ctx.Err() != nil {
+		// Shutting down: the failure is the shutdown's, not the
+		// delivery's. Give it back untried.
+		if err := d.s.st.release(context.WithoutCancel(ctx), o); err != nil {
+			d.s.log.ErrorContext(ctx, "cannot release a delivery", "delivery", o.ID, "err", err)
+		}
+		return
+	}
 	attempts := o.Attempts + 1
 	now := d.s.now()
 	d.s.log.WarnContext(ctx, "delivery attempt failed", "delivery", o.ID, "channel", o.Channel, "attempt", attempts, "err", cause)
@@ -338,6 +341,7 @@ func (st *sqlStore) claim(ctx context.Context, now time.Time, lease time.Duratio
 			RETURNING notification_id, user_id, channel, attempts, payload, created_at`,
 			store.Micros(now.Add(lease)), id, StatusPending, store.Micros(now)).
 			Scan(&o.NotificationID, &o.UserID, &o.Channel, &o.Attempts, &payload, &created)
+		o.lease = store.Micros(now.Add(lease))
 		if errors.Is(err, sql.ErrNoRows) {
 			continue // another worker has it
 		}
@@ -350,24 +354,34 @@ func (st *sqlStore) claim(ctx context.Context, now time.Time, lease time.Duratio
 	return out, nil
 }
 
-// finish records an attempt's outcome and ends the lease.
-func (st *sqlStore) finish(ctx context.Context, id, status string, attempts int, next time.Time, lastError string, now time.Time) error {
+// finish records an attempt's outcome and ends the lease, if the lease is
+// still o's (errLeaseLost otherwise).
+func (st *sqlStore) finish(ctx context.Context, o outbound, status string, attempts int, next time.Time, lastError string, now time.Time) error {
 	if len(lastError) > 1000 {
-		lastError = lastError[:1000]
+		lastError = strings.ToValidUTF8(lastError[:1000], "") // never half a character
 	}
-	_, err := st.db.ExecContext(ctx, `UPDATE notification_deliveries
-		SET status = ?, attempts = ?, next_attempt_at = ?, lease_until = 0, last_error = ?, updated_at = ? WHERE id = ?`,
-		status, attempts, store.Micros(next), lastError, store.Micros(now), id)
-	if err != nil {
-		return fmt.Errorf("notification: record delivery %s: %w", id, err)
-	}
-	return nil
+	res, err := st.db.ExecContext(ctx, `UPDATE notification_deliveries
+		SET status = ?, attempts = ?, next_attempt_at = ?, lease_until = 0, last_error = ?, updated_at = ? WHERE id = ? AND lease_until = ?`,
+		status, attempts, store.Micros(next), lastError, store.Micros(now), o.ID, o.lease)
+	return leased(res, err, "record delivery "+o.ID)
 }
 
-// release ends a lease without counting an attempt.
-func (st *sqlStore) release(ctx context.Context, id string) error {
-	if _, err := st.db.ExecContext(ctx, `UPDATE notification_deliveries SET lease_until = 0 WHERE id = ?`, id); err != nil {
-		return fmt.Errorf("notification: release delivery %s: %w", id, err)
+// release ends o's lease without counting an attempt.
+func (st *sqlStore) release(ctx context.Context, o outbound) error {
+	res, err := st.db.ExecContext(ctx, `UPDATE notification_deliveries SET lease_until = 0 WHERE id = ? AND lease_until = ?`, o.ID, o.lease)
+	return leased(res, err, "release delivery "+o.ID)
+}
+
+// errLeaseLost: a worker's lease ran out and another took the delivery
+// over; the other one records it.
+var errLeaseLost = errors.New("notification: delivery lease lost")
+
+func leased(res sql.Result, err error, op string) error {
+	if err != nil {
+		return fmt.Errorf("notification: %s: %w", op, err)
+	}
+	if n, err := res.RowsAffected(); err != nil || n != 1 {
+		return errors.Join(fmt.Errorf("notification: %s: %w", op, errLeaseLost), err)
 	}
 	return nil
 }

@@ -234,11 +234,20 @@ func (s *Service) NotifyUsers(ctx context.Context, userIDs []string, m Message) 
 // user once however many of the groups they follow, then hands it to the
 // external channels. ErrNotFound, and nothing sent, for an unknown group.
 func (s *Service) NotifyGroups(ctx context.Context, groupIDs []string, m Message) ([]Notification, error) {
-	users, via, err := s.st.subscribers(ctx, groupIDs)
-	if err != nil {
-		return nil, err
+	for attempt := 1; ; attempt++ {
+		users, via, err := s.st.subscribers(ctx, groupIDs)
+		if err != nil {
+			return nil, err
+		}
+		ns, err := s.notify(ctx, "notifyGroups", users, via, m)
+		// A subscriber deleted between reading the subscribers and
+		// writing must not cost the others their notification: read them
+		// again.
+		if errors.Is(err, ErrUnknownUser) && attempt < 3 {
+			continue
+		}
+		return ns, err
 	}
-	return s.notify(ctx, "notifyGroups", users, via, m)
 }
 
 // NotifySystem notifies the subscribers of a system's group and of the

@@ -162,6 +162,9 @@ func (st *sqlStore) ensureGroup(ctx context.Context, g Group) (users []string, e
 			g.ID, g.Name, g.Description, g.Owner, store.Micros(g.CreatedAt)); err != nil {
 			return err
 		}
+		if err := holdGroup(ctx, tx, g.ID); err != nil {
+			return err
+		}
 		users, err = store.Strings(ctx, tx, `SELECT user_id FROM notification_subscriptions WHERE group_id = ?`, g.ID)
 		return err
 	})
@@ -175,6 +178,9 @@ func (st *sqlStore) ensureGroup(ctx context.Context, g Group) (users []string, e
 // returns the users who were subscribed.
 func (st *sqlStore) removeGroup(ctx context.Context, id string) (users []string, err error) {
 	err = st.db.InTx(ctx, func(tx *store.Tx) error {
+		if err := holdGroup(ctx, tx, id); err != nil {
+			return err
+		}
 		users, err = store.Strings(ctx, tx, `SELECT user_id FROM notification_subscriptions WHERE group_id = ?`, id)
 		if err != nil {
 			return err
@@ -186,6 +192,18 @@ func (st *sqlStore) removeGroup(ctx context.Context, id string) (users []string,
 		return nil, fmt.Errorf("notification: remove group %s: %w", id, err)
 	}
 	return users, nil
+}
+
+// holdGroup locks a group's row until the transaction ends, on
+// PostgreSQL, so that no subscription to it commits between reading its
+// subscribers and the write that concerns them (a subscription's foreign
+// key waits for the lock). SQLite's transactions hold the whole database.
+func holdGroup(ctx context.Context, tx *store.Tx, id string) error {
+	if tx.Dialect() != store.Postgres {
+		return nil
+	}
+	_, err := tx.ExecContext(ctx, `SELECT id FROM notification_groups WHERE id = ? FOR UPDATE`, id)
+	return err
 }
 
 // groupIDsOf lists the ids of the groups owned by owner.
@@ -299,16 +317,15 @@ func (st *sqlStore) subscribers(ctx context.Context, groupIDs []string) (users [
 // users who had some.
 func (st *sqlStore) purge(ctx context.Context, cutoff time.Time) (users []string, deleted int64, err error) {
 	err = st.db.InTx(ctx, func(tx *store.Tx) error {
-		users, err = store.Strings(ctx, tx, `SELECT DISTINCT user_id FROM notifications WHERE is_read = TRUE AND created_at < ?`, store.Micros(cutoff))
+		// The users come from the rows deleted, not from a read before:
+		// a notification marked read meanwhile is both deleted and counted.
+		all, err := store.Strings(ctx, tx, `DELETE FROM notifications WHERE is_read = TRUE AND created_at < ? RETURNING user_id`, store.Micros(cutoff))
 		if err != nil {
 			return err
 		}
-		res, err := tx.ExecContext(ctx, `DELETE FROM notifications WHERE is_read = TRUE AND created_at < ?`, store.Micros(cutoff))
-		if err != nil {
-			return err
-		}
-		deleted, err = res.RowsAffected()
-		return err
+		deleted = int64(len(all))
+		users = slices.Compact(slices.Sorted(slices.Values(all)))
+		return nil
 	})
 	if err != nil {
 		return nil, 0, fmt.Errorf("notification: purge: %w", err)

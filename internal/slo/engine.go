@@ -70,13 +70,22 @@ func (s *Service) Reconcile(ctx context.Context, systemIDs ...string) error {
 		changed = append(changed, moved...)
 	}
 	if len(changed) > 0 {
+		// The events moved: finish invalidating and telling even if the
+		// caller goes away.
+		ctx = context.WithoutCancel(ctx)
 		ids := make([]string, len(changed))
 		systems := make([]string, len(changed))
 		for i, o := range changed {
 			ids[i], systems[i] = o.ID, o.SystemID
 		}
-		errs = append(errs, s.invalidate(ctx, ids, systems))
-		s.evaluate(ctx, s.announce(ctx, changed))
+		// The alert states are read before the statuses are computed, so
+		// that a state another evaluation moved meanwhile refuses ours.
+		states, err := s.st.alertStates(ctx, ids)
+		errs = append(errs, err, s.invalidate(ctx, ids, systems))
+		statuses := s.announce(ctx, changed)
+		if err == nil {
+			s.evaluate(ctx, states, statuses)
+		}
 	}
 	return errors.Join(errs...)
 }
@@ -95,27 +104,11 @@ func (s *Service) reconcileEvents(ctx context.Context, systemID string) ([]Objec
 	mu.Lock()
 	defer mu.Unlock()
 
-	bySystem, err := s.st.objectivesOf(ctx, []string{systemID})
-	if err != nil {
+	objs, ups, open, err := s.st.systemEvents(ctx, s.st.db, systemID, false)
+	if err != nil || len(objs) == 0 {
 		return nil, err
 	}
-	objs := bySystem[systemID]
-	if len(objs) == 0 {
-		return nil, nil
-	}
-	ups, err := s.st.upstreams(ctx, systemID)
-	if err != nil {
-		return nil, err
-	}
-	health, err := s.healthOf(ctx, append([]string{systemID}, ups...))
-	if err != nil {
-		return nil, err
-	}
-	ids := make([]string, len(objs))
-	for i, o := range objs {
-		ids[i] = o.ID
-	}
-	open, err := s.st.openEventsOf(ctx, s.st.db, ids)
+	health, names, err := s.live(ctx, systemID, ups)
 	if err != nil {
 		return nil, err
 	}
@@ -127,13 +120,16 @@ func (s *Service) reconcileEvents(ctx context.Context, systemID string) ([]Objec
 	for attempt := 1; ; attempt++ {
 		var changed []Objective
 		err := s.st.db.InTx(ctx, func(tx *store.Tx) error {
-			open, err := s.st.openEventsOf(ctx, tx, ids)
+			// Everything but health is read again inside the transaction
+			// (and, on PostgreSQL, the objectives held against moves and
+			// deletes until it ends); health belongs to another domain and
+			// is never read while a transaction is open.
+			objs, ups, open, err := s.st.systemEvents(ctx, tx, systemID, true)
 			if err != nil {
 				return err
 			}
-			steps := plan(objs, ups, health, open, s.now())
 			changed = changed[:0]
-			for _, st := range steps {
+			for _, st := range plan(objs, ups, health, open, s.now()) {
 				if st.close != nil {
 					if err := closeEvent(ctx, tx, st.close.ID, st.closeAt); err != nil {
 						return err
@@ -141,10 +137,7 @@ func (s *Service) reconcileEvents(ctx context.Context, systemID string) ([]Objec
 				}
 				if st.open != nil {
 					e := *st.open
-					e.ID = newID()
-					if e.Attribution == Upstream {
-						e.UpstreamName = s.name(ctx, e.UpstreamID)
-					}
+					e.ID, e.UpstreamName = newID(), names[e.UpstreamID]
 					if err := openEvent(ctx, tx, e); err != nil {
 						return err
 					}
@@ -154,6 +147,11 @@ func (s *Service) reconcileEvents(ctx context.Context, systemID string) ([]Objec
 			return nil
 		})
 		if errors.Is(err, errConflict) && attempt < attempts {
+			// Another writer moved the events meanwhile: health may
+			// have moved too.
+			if health, names, err = s.live(ctx, systemID, ups); err != nil {
+				return nil, err
+			}
 			continue
 		}
 		if err != nil {
@@ -161,6 +159,22 @@ func (s *Service) reconcileEvents(ctx context.Context, systemID string) ([]Objec
 		}
 		return changed, nil
 	}
+}
+
+// live reads the health of a system and its upstreams, and the names of
+// the upstreams that are down (those an event may be blamed on).
+func (s *Service) live(ctx context.Context, systemID string, ups []string) (map[string]healthcheck.SystemStatus, map[string]string, error) {
+	health, err := s.healthOf(ctx, append([]string{systemID}, ups...))
+	if err != nil {
+		return nil, nil, err
+	}
+	names := map[string]string{}
+	for _, u := range ups {
+		if isDown(health[u].Status) {
+			names[u] = s.name(ctx, u)
+		}
+	}
+	return health, names, nil
 }
 
 // step is one change to an objective's events: close its open event at
@@ -191,17 +205,21 @@ func plan(objs []Objective, ups []string, health map[string]healthcheck.SystemSt
 		live := liveOf(o, health[o.SystemID])
 		cur, has := open[o.ID]
 		st := step{objective: o}
+		at := now
+		if has && at.Before(cur.StartedAt) {
+			at = cur.StartedAt // a clock behind the one that opened it: no inverted or overlapping events
+		}
 		if has && cur.SystemID != o.SystemID {
-			st.close, st.closeAt = &cur, now
+			st.close, st.closeAt = &cur, at
 			has = false
 		}
 		switch {
 		case !live.Down:
 			if has {
-				st.close, st.closeAt = &cur, recoveredAt(cur, live, now)
+				st.close, st.closeAt = &cur, recoveredAt(cur, live, at)
 			}
 		default:
-			want := Event{ObjectiveID: o.ID, SystemID: o.SystemID, StartedAt: now, Attribution: Self}
+			want := Event{ObjectiveID: o.ID, SystemID: o.SystemID, StartedAt: at, Attribution: Self}
 			for _, u := range ups {
 				if isDown(health[u].Status) && !o.excludes(u) {
 					want.Attribution, want.UpstreamID = Upstream, u
@@ -212,7 +230,7 @@ func plan(objs []Objective, ups []string, health map[string]healthcheck.SystemSt
 				break
 			}
 			if has {
-				st.close, st.closeAt = &cur, now
+				st.close, st.closeAt = &cur, at
 			}
 			st.open = &want
 		}
@@ -289,12 +307,16 @@ func (s *Service) Sweep(ctx context.Context) error {
 	}
 	err = s.Reconcile(ctx, stale...)
 	// Alerts move with the clock: evaluate on statuses computed now, not
-	// on cached ones up to a TTL old.
+	// on cached ones up to a TTL old, against the states read before them.
+	states, serr := s.st.alertStates(ctx, ids)
+	if serr != nil {
+		return errors.Join(err, serr)
+	}
 	statuses, serr := s.withStatus(ctx, os)
 	if serr != nil {
 		return errors.Join(err, serr)
 	}
-	s.evaluate(ctx, statuses)
+	s.evaluate(ctx, states, statuses)
 	return err
 }
 
@@ -354,29 +376,18 @@ func alertLevel(a Alerts) string {
 
 func levelRank(l string) int { return map[string]int{"": 0, "slow": 1, "fast": 2}[l] }
 
-// evaluate compares each objective's status with the alert state last
-// announced (read in one query) and announces what changed, once across
-// instances (the state moves by a conditional update). Escalations and
-// breach changes are told to OnAlert; a burn alert that calms down only
-// updates the state.
-func (s *Service) evaluate(ctx context.Context, statuses []ObjectiveStatus) {
-	if len(statuses) == 0 {
-		return
-	}
-	ids := make([]string, len(statuses))
-	for i, st := range statuses {
-		ids[i] = st.Objective.ID
-	}
-	states, err := s.st.alertStates(ctx, ids)
-	if err != nil {
-		s.log.WarnContext(ctx, "cannot evaluate alerts", "err", err)
-		return
-	}
+// evaluate compares each objective's status with states, the alert states
+// read before the statuses were computed, and announces what changed,
+// once across instances: the state moves by an update conditional on
+// prev, so an evaluation working from statuses older than the stored state
+// changes nothing. Escalations and breach changes are told to OnAlert; a
+// burn alert that calms down only updates the state.
+func (s *Service) evaluate(ctx context.Context, states map[string]alertState, statuses []ObjectiveStatus) {
 	for _, st := range statuses {
 		id := st.Objective.ID
 		prev, ok := states[id]
 		if !ok {
-			continue // deleted meanwhile
+			continue // created or deleted meanwhile: the next evaluation sees it
 		}
 		level, breaching := alertLevel(st.Status.Alerts), st.Status.IsBreaching
 		if level == prev.level && breaching == prev.breaching {
@@ -387,8 +398,9 @@ func (s *Service) evaluate(ctx context.Context, statuses []ObjectiveStatus) {
 			if err != nil {
 				s.log.WarnContext(ctx, "cannot record alert state", "objective", id, "err", err)
 			}
-			continue // another instance announced it
+			continue // another evaluation announced it
 		}
+		ctx := context.WithoutCancel(ctx) // moved: it must be told
 		var kinds []AlertKind
 		switch {
 		case breaching && !prev.breaching:

@@ -391,34 +391,46 @@ func (s *Service) CreateObjective(ctx context.Context, in ObjectiveInput) (Objec
 // closes its open event there and reconciles it on the new one; both
 // systems' cached entries are dropped.
 func (s *Service) UpdateObjective(ctx context.Context, id string, in ObjectiveInput) (ObjectiveStatus, error) {
-	old, err := s.st.objective(ctx, id)
-	if err != nil {
-		return ObjectiveStatus{}, err
+	// The write is conditional on the version read, so that of two
+	// updates at once neither is lost and each invalidates the system the
+	// objective was really on; the loser applies its input again.
+	const attempts = 5
+	for attempt := 1; ; attempt++ {
+		old, err := s.st.objective(ctx, id)
+		if err != nil {
+			return ObjectiveStatus{}, err
+		}
+		o := in.apply(old)
+		o.UpdatedAt = s.now()
+		if !o.UpdatedAt.After(old.UpdatedAt) {
+			o.UpdatedAt = old.UpdatedAt.Add(time.Microsecond) // versions only grow
+		}
+		if err := s.checkObjective(ctx, o); err != nil {
+			return ObjectiveStatus{}, err
+		}
+		err = s.mutateObjective(ctx, "updateObjective", o, []string{old.SystemID, o.SystemID},
+			func(ctx context.Context) error { return s.st.updateObjective(ctx, o, old.UpdatedAt) })
+		if errors.Is(err, errStale) && attempt < attempts {
+			continue
+		}
+		if err != nil {
+			return ObjectiveStatus{}, err
+		}
+		return s.Objective(ctx, id)
 	}
-	o := in.apply(old)
-	o.UpdatedAt = s.now()
-	if err := s.checkObjective(ctx, o); err != nil {
-		return ObjectiveStatus{}, err
-	}
-	err = s.mutateObjective(ctx, "updateObjective", o, []string{old.SystemID, o.SystemID},
-		func(ctx context.Context) error { return s.st.updateObjective(ctx, o) })
-	if err != nil {
-		return ObjectiveStatus{}, err
-	}
-	return s.Objective(ctx, id)
 }
 
 // DeleteObjective deletes an objective with its events.
 func (s *Service) DeleteObjective(ctx context.Context, id string) error {
-	o, err := s.st.objective(ctx, id)
-	if err != nil {
-		return err
-	}
+	var systemID string // the system it was on when deleted
 	return mutate.Do(ctx, s.log, "deleteObjective",
-		func(ctx context.Context) error { return s.st.deleteObjective(ctx, id) },
-		func(ctx context.Context) error { return s.invalidate(ctx, []string{id}, []string{o.SystemID}) },
+		func(ctx context.Context) (err error) {
+			systemID, err = s.st.deleteObjective(ctx, id)
+			return err
+		},
+		func(ctx context.Context) error { return s.invalidate(ctx, []string{id}, []string{systemID}) },
 		func(ctx context.Context) {
-			s.broadcast(ctx, SignalStatusChanged, StatusPayload{SystemID: o.SystemID, ObjectiveID: id, Deleted: true})
+			s.broadcast(ctx, SignalStatusChanged, StatusPayload{SystemID: systemID, ObjectiveID: id, Deleted: true})
 		})
 }
 
@@ -432,7 +444,7 @@ func (s *Service) mutateObjective(ctx context.Context, name string, o Objective,
 			if err := write(ctx); err != nil {
 				return err
 			}
-			for _, sys := range slices.Compact(systems) {
+			for _, sys := range slices.Compact(slices.Sorted(slices.Values(systems))) {
 				// The objective is written; a failure here is repaired by
 				// the next sweep, so it is logged, not returned.
 				moved, err := s.reconcileEvents(ctx, sys)

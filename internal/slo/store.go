@@ -54,6 +54,38 @@ func (st *sqlStore) allObjectives(ctx context.Context) ([]Objective, error) {
 	return st.objectives(ctx, st.db, "")
 }
 
+// systemEvents reads what reconciling a system needs, through q: its
+// objectives, its upstreams and their open events. With hold, inside a
+// transaction on PostgreSQL, the objectives are held against moves and
+// deletes until it ends (SQLite's transactions hold the whole database).
+func (st *sqlStore) systemEvents(ctx context.Context, q store.Queryer, systemID string, hold bool) ([]Objective, []string, map[string]Event, error) {
+	lock := ""
+	if hold && st.db.Dialect() == store.Postgres {
+		lock = " FOR SHARE"
+	}
+	rows, err := q.QueryContext(ctx, `SELECT `+objectiveColumns+` FROM slo_objectives WHERE system_id = ? ORDER BY name, id`+lock, systemID)
+	objs, err := store.All(rows, err, scanObjective)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("slo: objectives of %s: %w", systemID, err)
+	}
+	if len(objs) == 0 {
+		return nil, nil, nil, nil
+	}
+	ups, err := store.Strings(ctx, q, `SELECT upstream_id FROM slo_dependencies WHERE system_id = ? ORDER BY upstream_id`, systemID)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("slo: upstreams of %s: %w", systemID, err)
+	}
+	ids := make([]string, len(objs))
+	for i, o := range objs {
+		ids[i] = o.ID
+	}
+	open, err := st.openEventsOf(ctx, q, ids)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("slo: open events of %s: %w", systemID, err)
+	}
+	return objs, ups, open, nil
+}
+
 // objectivesOf lists the objectives of each system (every id gets an
 // entry, empty when it has none).
 func (st *sqlStore) objectivesOf(ctx context.Context, systemIDs []string) (map[string][]Objective, error) {
@@ -100,24 +132,40 @@ func (st *sqlStore) createObjective(ctx context.Context, o Objective) error {
 	return nil
 }
 
-// updateObjective writes o; ErrNotFound when it no longer exists,
-// errUnknownSystem when it moves to a system that does not.
-func (st *sqlStore) updateObjective(ctx context.Context, o Objective) error {
+// updateObjective writes o if the stored objective is still the version
+// of updatedAt: errStale when another update came first, ErrNotFound when
+// it is gone, errUnknownSystem when it moves to a system that does not
+// exist.
+func (st *sqlStore) updateObjective(ctx context.Context, o Objective, updatedAt time.Time) error {
 	excluded, _ := json.Marshal(o.ExcludedUpstreamIDs) // a []string always encodes
 	res, err := st.db.ExecContext(ctx, `UPDATE slo_objectives SET system_id = ?, name = ?, description = ?, target = ?,
-		window_days = ?, dependency_mode = ?, excluded_upstreams = ?, configuration_id = ?, updated_at = ? WHERE id = ?`,
+		window_days = ?, dependency_mode = ?, excluded_upstreams = ?, configuration_id = ?, updated_at = ? WHERE id = ? AND updated_at = ?`,
 		o.SystemID, o.Name, o.Description, o.Target, o.WindowDays, string(o.Mode), string(excluded), o.ConfigurationID,
-		store.Micros(o.UpdatedAt), o.ID)
+		store.Micros(o.UpdatedAt), o.ID, store.Micros(updatedAt))
 	if store.IsForeignKeyViolation(err) {
 		return errUnknownSystem
 	}
-	return affected(res, err, "update objective "+o.ID)
+	err = affected(res, err, "update objective "+o.ID)
+	if errors.Is(err, ErrNotFound) {
+		if _, gone := st.objective(ctx, o.ID); gone == nil {
+			return errStale
+		}
+	}
+	return err
 }
 
-// deleteObjective deletes an objective with its events.
-func (st *sqlStore) deleteObjective(ctx context.Context, id string) error {
-	res, err := st.db.ExecContext(ctx, `DELETE FROM slo_objectives WHERE id = ?`, id)
-	return affected(res, err, "delete objective "+id)
+// deleteObjective deletes an objective with its events, and returns the
+// system it was on.
+func (st *sqlStore) deleteObjective(ctx context.Context, id string) (string, error) {
+	var systemID string
+	err := st.db.QueryRowContext(ctx, `DELETE FROM slo_objectives WHERE id = ? RETURNING system_id`, id).Scan(&systemID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", ErrNotFound
+	}
+	if err != nil {
+		return "", fmt.Errorf("slo: delete objective %s: %w", id, err)
+	}
+	return systemID, nil
 }
 
 // alertState is what was last announced of an objective's alerts.
@@ -312,15 +360,6 @@ func (st *sqlStore) dependencies(ctx context.Context, systemID string) (Dependen
 	return d, rows.Err()
 }
 
-// upstreams lists the systems systemID depends on, by id.
-func (st *sqlStore) upstreams(ctx context.Context, systemID string) ([]string, error) {
-	ids, err := store.Strings(ctx, st.db, `SELECT upstream_id FROM slo_dependencies WHERE system_id = ? ORDER BY upstream_id`, systemID)
-	if err != nil {
-		return nil, fmt.Errorf("slo: upstreams of %s: %w", systemID, err)
-	}
-	return ids, nil
-}
-
 // downstreams lists the systems that depend on systemID.
 func (st *sqlStore) downstreams(ctx context.Context, systemID string) ([]string, error) {
 	ids, err := store.Strings(ctx, st.db, `SELECT system_id FROM slo_dependencies WHERE upstream_id = ? ORDER BY system_id`, systemID)
@@ -338,8 +377,11 @@ func (st *sqlStore) downstreams(ctx context.Context, systemID string) ([]string,
 func (st *sqlStore) addDependency(ctx context.Context, systemID, upstreamID string, at time.Time) error {
 	err := st.db.InTx(ctx, func(tx *store.Tx) error {
 		if tx.Dialect() == store.Postgres {
-			// SQLite's transactions take the write lock as they begin.
-			if _, err := tx.ExecContext(ctx, `LOCK TABLE slo_dependencies IN SHARE ROW EXCLUSIVE MODE`); err != nil {
+			// One dependency writer at a time, by a transaction-scoped
+			// advisory lock (a table lock would deadlock with a system's
+			// deletion cascading into the table). SQLite's transactions
+			// take the write lock as they begin.
+			if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(?)`, dependencyLock); err != nil {
 				return err
 			}
 		}
@@ -375,6 +417,10 @@ func (st *sqlStore) addDependency(ctx context.Context, systemID, upstreamID stri
 	}
 	return err
 }
+
+// dependencyLock is the PostgreSQL advisory lock key that serialises
+// dependency writers ("slodeps" in ASCII).
+const dependencyLock int64 = 0x736c6f64657073
 
 // reaches reports whether to can be reached from from by following
 // upstream links (from itself included).
@@ -421,4 +467,6 @@ var (
 	errConflict = errors.New("slo: concurrent change of downtime events")
 	// errUnknownSystem: a system named in the input does not exist.
 	errUnknownSystem = errors.New("slo: unknown system")
+	// errStale: the objective changed since it was read; read it again.
+	errStale = errors.New("slo: objective changed meanwhile")
 )
