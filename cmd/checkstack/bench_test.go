@@ -139,6 +139,18 @@ func dashboard(b *testing.B, in *instance, admin, user string, systems int) stri
 	return buf.String()
 }
 
+// dashboardServer starts a server (with extra flags) seeded with a
+// dashboard of 200 systems, and returns it, a user's poster, and the
+// systems as a {"systemIds":[…]} body.
+func dashboardServer(b *testing.B, extra []string) (*instance, *poster, string) {
+	database := filepath.Join(b.TempDir(), "checkstack.db")
+	admin := newUser(b, database, "admin@example.com", true)
+	alice := newUser(b, database, "alice@example.com", false)
+	in := start(b, database, extra...)
+	body := dashboard(b, in, admin, alice, 200)
+	return in, newPoster(in, alice), body
+}
+
 // BenchmarkBulkObjectives200 is getBulkObjectivesForSystems for 200
 // systems, each with one objective: served from the cache (warm), and
 // with --cache off (every read loads objectives, events and health and
@@ -146,12 +158,7 @@ func dashboard(b *testing.B, in *instance, admin, user string, systems int) stri
 func BenchmarkBulkObjectives200(b *testing.B) {
 	for _, mode := range benchModes {
 		b.Run(mode.name, func(b *testing.B) {
-			database := filepath.Join(b.TempDir(), "checkstack.db")
-			admin := newUser(b, database, "admin@example.com", true)
-			alice := newUser(b, database, "alice@example.com", false)
-			in := start(b, database, mode.extra...)
-			body := dashboard(b, in, admin, alice, 200)
-			p := newPoster(in, alice)
+			in, p, body := dashboardServer(b, mode.extra)
 			if err := p.post("slo/getBulkObjectivesForSystems", body); err != nil {
 				b.Fatal(err)
 			}
@@ -175,12 +182,7 @@ func BenchmarkBulkObjectives200(b *testing.B) {
 func BenchmarkDashboardPoll(b *testing.B) {
 	for _, mode := range benchModes {
 		b.Run(mode.name, func(b *testing.B) {
-			database := filepath.Join(b.TempDir(), "checkstack.db")
-			admin := newUser(b, database, "admin@example.com", true)
-			alice := newUser(b, database, "alice@example.com", false)
-			in := start(b, database, mode.extra...)
-			ids := dashboard(b, in, admin, alice, 200)
-			p := newPoster(in, alice)
+			in, p, ids := dashboardServer(b, mode.extra)
 			poll := func() error {
 				for _, r := range []struct{ proc, body string }{
 					{"catalog/getEntities", "{}"},
