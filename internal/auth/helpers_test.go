@@ -5,10 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/checkstack/checkstack/internal/clocktest"
 	"github.com/checkstack/checkstack/internal/rpc"
 	"github.com/checkstack/checkstack/internal/store"
 )
@@ -16,29 +16,12 @@ import (
 // testParams make hashing cheap: the tests check behaviour, not cost.
 var testParams = argonParams{time: 1, memory: 64, threads: 1, saltLen: 16, keyLen: 32}
 
-// clock is a clock the tests move by hand.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *clock { return &clock{t: time.Date(2025, 3, 4, 12, 0, 0, 0, time.UTC)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
+// newClock is a clock the tests move by hand.
+func newClock() *clocktest.Clock { return clocktest.New(time.Date(2025, 3, 4, 12, 0, 0, 0, time.UTC)) }
 
 // newService returns a Service on db with cheap hashing and, unless opts
 // has a clock, a driven one.
-func newService(t *testing.T, db *store.DB, opts Options) (*Service, *clock) {
+func newService(t *testing.T, db *store.DB, opts Options) (*Service, *clocktest.Clock) {
 	t.Helper()
 	clk := newClock()
 	if opts.Now == nil {

@@ -147,10 +147,8 @@ func (s *Service) userWithHash(ctx context.Context, email string) (User, string,
 	return u, hash, nil
 }
 
-type scanner interface{ Scan(dest ...any) error }
-
 // scanUser reads the userColumns of one row; no row is ErrNotFound.
-func scanUser(row scanner) (User, error) {
+func scanUser(row store.Scanner) (User, error) {
 	var (
 		u    User
 		role string

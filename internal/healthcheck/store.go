@@ -17,15 +17,6 @@ type sqlStore struct {
 	db *store.Handle
 }
 
-type scanner interface{ Scan(...any) error }
-
-func microsPtr(t *time.Time) any {
-	if t == nil {
-		return nil
-	}
-	return store.Micros(*t)
-}
-
 func timePtr(v sql.NullInt64) *time.Time {
 	if !v.Valid {
 		return nil
@@ -53,7 +44,7 @@ func configColumnsOf(alias string) string {
 
 var configColumns = configColumnsOf("")
 
-func scanConfig(row scanner) (Configuration, error) {
+func scanConfig(row store.Scanner) (Configuration, error) {
 	var c Configuration
 	var conf string
 	var last sql.NullInt64
@@ -215,7 +206,7 @@ func (st *sqlStore) disassociate(ctx context.Context, systemID, configurationID 
 const assocColumns = `a.system_id, a.configuration_id, a.enabled, a.thresholds, a.status, a.consecutive_failures,
 	a.consecutive_successes, a.recent, a.last_run_at, a.last_run_status, a.last_message, a.last_latency_us, a.created_at`
 
-func scanAssociation(row scanner, extra ...any) (Association, error) {
+func scanAssociation(row store.Scanner, extra ...any) (Association, error) {
 	var a Association
 	var th, status string
 	var last sql.NullInt64

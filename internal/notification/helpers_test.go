@@ -19,6 +19,7 @@ import (
 	"github.com/checkstack/checkstack/cache"
 	"github.com/checkstack/checkstack/cache/rediscache"
 	"github.com/checkstack/checkstack/internal/auth"
+	"github.com/checkstack/checkstack/internal/clocktest"
 	"github.com/checkstack/checkstack/internal/rpc"
 	"github.com/checkstack/checkstack/internal/store"
 	"github.com/checkstack/checkstack/internal/store/storetest"
@@ -30,25 +31,8 @@ const waitFor = 10 * time.Second
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
-// clock is a clock the tests move by hand.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *clock { return &clock{t: time.Date(2025, 3, 4, 12, 0, 0, 0, time.UTC)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
+// newClock is a clock the tests move by hand.
+func newClock() *clocktest.Clock { return clocktest.New(time.Date(2025, 3, 4, 12, 0, 0, 0, time.UTC)) }
 
 // signalRecord is one signal the bus was asked to send, with what a client that
 // refetched on it would have read at that moment.
@@ -124,7 +108,7 @@ type env struct {
 	auth  *auth.Service
 	s     *Service
 	bus   *recordingBus
-	clock *clock // nil unless the test drives the clock
+	clock *clocktest.Clock // nil unless the test drives the clock
 }
 
 // envOptions say how newEnv builds the service.

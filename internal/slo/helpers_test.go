@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/checkstack/checkstack/cache"
+	"github.com/checkstack/checkstack/internal/clocktest"
 	"github.com/checkstack/checkstack/internal/healthcheck"
 	"github.com/checkstack/checkstack/internal/signal"
 	"github.com/checkstack/checkstack/internal/store"
@@ -29,33 +30,6 @@ import (
 
 // clockStart is when every scenario begins.
 var clockStart = time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
-
-// testClock is a clock the test drives; safe for concurrent use.
-type testClock struct {
-	mu sync.Mutex
-	at time.Time
-}
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.at
-}
-
-// Set moves the clock to t.
-func (c *testClock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.at = t
-}
-
-// Advance moves the clock on by d and returns the new time.
-func (c *testClock) Advance(d time.Duration) time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.at = c.at.Add(d)
-	return c.at
-}
 
 // observation is one SLO_STATUS_CHANGED signal with what a client that
 // refetched on it would have read at that moment.
@@ -212,7 +186,7 @@ type env struct {
 	t      *testing.T
 	db     *store.DB
 	test   *store.Handle // the test's own queries, counted apart from "slo"
-	clock  *testClock
+	clock  *clocktest.Clock
 	bus    *recordingBus
 	alerts *alertLog
 	logs   *errorLog
@@ -234,7 +208,7 @@ func buildEnv(t *testing.T, db *store.DB, hooked bool) *env {
 	t.Helper()
 	e := &env{
 		t: t, db: db, test: db.For("test"),
-		clock: &testClock{at: clockStart}, bus: &recordingBus{}, alerts: &alertLog{}, logs: &errorLog{},
+		clock: clocktest.New(clockStart), bus: &recordingBus{}, alerts: &alertLog{}, logs: &errorLog{},
 		checks: map[string][]string{},
 	}
 	provider := cache.NewMemory(cache.MemoryOptions{Now: e.clock.Now})
