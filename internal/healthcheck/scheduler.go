@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/checkstack/checkstack/internal/loop"
 	"github.com/checkstack/checkstack/internal/probe"
 	"github.com/checkstack/checkstack/internal/rpc"
 )
@@ -133,10 +134,7 @@ type Scheduler struct {
 	again   map[string]Configuration
 	stopped bool
 
-	cancel  context.CancelFunc
-	loop    sync.WaitGroup // the scheduling loop
-	workers sync.WaitGroup
-	stop    sync.Once
+	jobs loop.Loop // the scheduling loop, the retention job and the workers
 }
 
 // NewScheduler returns a scheduler for svc's local configurations.
@@ -178,31 +176,16 @@ func NewScheduler(svc *Service, opts SchedulerOptions) *Scheduler {
 // Start begins scheduling and running checks; they stop when ctx ends or
 // Stop is called.
 func (s *Scheduler) Start(ctx context.Context) {
-	ctx, s.cancel = context.WithCancel(ctx)
-	for range s.opts.Workers {
-		s.workers.Add(1)
-		go s.work(ctx)
+	fns := []func(context.Context){
+		func(ctx context.Context) {
+			loop.Every(ctx, s.opts.Tick, func(ctx context.Context) { s.Tick(ctx, time.Now()) })
+		},
+		func(ctx context.Context) { loop.Every(ctx, s.opts.RetentionEvery, s.purge) },
 	}
-	s.loop.Add(1)
-	go func() {
-		defer s.loop.Done()
-		tick := time.NewTicker(s.opts.Tick)
-		defer tick.Stop()
-		retention := time.NewTicker(s.opts.RetentionEvery)
-		defer retention.Stop()
-		s.purge(ctx)
-		s.Tick(ctx, time.Now())
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case now := <-tick.C:
-				s.Tick(ctx, now)
-			case <-retention.C:
-				s.purge(ctx)
-			}
-		}
-	}()
+	for range s.opts.Workers {
+		fns = append(fns, s.work)
+	}
+	s.jobs.Start(ctx, fns...)
 }
 
 func (s *Scheduler) purge(ctx context.Context) {
@@ -215,24 +198,15 @@ func (s *Scheduler) purge(ctx context.Context) {
 // queued runs that have not started are dropped (they are due at once on
 // the next start). Safe to call more than once.
 func (s *Scheduler) Stop(ctx context.Context) error {
-	s.stop.Do(func() {
-		s.mu.Lock()
-		s.stopped = true
-		s.mu.Unlock()
-		if s.cancel != nil { // started
-			s.cancel()
-		}
-		s.loop.Wait()
-		s.queue.Close()
-	})
-	done := make(chan struct{})
-	go func() { s.workers.Wait(); close(done) }()
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("healthcheck: checks still running at shutdown: %w", ctx.Err())
+	s.mu.Lock()
+	s.stopped = true
+	s.mu.Unlock()
+	err := s.jobs.Stop(ctx)
+	s.queue.Close()
+	if err != nil {
+		return fmt.Errorf("healthcheck: checks still running at shutdown: %w", err)
 	}
+	return nil
 }
 
 // Tick is one scheduling pass at now: it queues every due configuration.
@@ -331,7 +305,6 @@ func (s *Scheduler) RunNow(ctx context.Context, configurationID string) error {
 }
 
 func (s *Scheduler) work(ctx context.Context) {
-	defer s.workers.Done()
 	for {
 		j, err := s.queue.Dequeue(ctx)
 		if err != nil || ctx.Err() != nil {

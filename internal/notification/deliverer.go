@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/checkstack/checkstack/internal/delivery"
+	"github.com/checkstack/checkstack/internal/loop"
 	"github.com/checkstack/checkstack/internal/store"
 )
 
@@ -64,11 +65,7 @@ type deliverer struct {
 	s     *Service
 	opts  DeliveryOptions
 	wakeC chan struct{}
-
-	mu      sync.Mutex
-	cancel  context.CancelFunc
-	running sync.WaitGroup
-	stopped bool
+	jobs  loop.Loop
 }
 
 func newDeliverer(s *Service, opts DeliveryOptions) *deliverer {
@@ -114,53 +111,23 @@ func (d *deliverer) wake() {
 // ends or Stop is called.
 func (s *Service) Start(ctx context.Context) {
 	d := s.deliverer
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.cancel != nil || d.stopped {
-		return
-	}
-	ctx, d.cancel = context.WithCancel(ctx)
-	d.running.Add(2)
-	go func() {
-		defer d.running.Done()
-		d.loop(ctx)
-	}()
-	go func() {
-		defer d.running.Done()
-		t := time.NewTicker(d.opts.PurgeEvery)
-		defer t.Stop()
-		for {
+	d.jobs.Start(ctx, d.loop, func(ctx context.Context) {
+		loop.Every(ctx, d.opts.PurgeEvery, func(ctx context.Context) {
 			if err := s.Purge(ctx); err != nil && ctx.Err() == nil {
 				s.log.ErrorContext(ctx, "retention failed", "err", err)
 			}
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-			}
-		}
-	}()
+		})
+	})
 }
 
 // Stop stops the workers and waits, until ctx ends, for the sends under
 // way; a delivery interrupted mid-send is tried again later (by this or
 // another instance). Safe to call more than once.
 func (s *Service) Stop(ctx context.Context) error {
-	d := s.deliverer
-	d.mu.Lock()
-	d.stopped = true
-	if d.cancel != nil {
-		d.cancel()
+	if err := s.deliverer.jobs.Stop(ctx); err != nil {
+		return fmt.Errorf("notification: deliveries still running at shutdown: %w", err)
 	}
-	d.mu.Unlock()
-	done := make(chan struct{})
-	go func() { d.running.Wait(); close(done) }()
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("notification: deliveries still running at shutdown: %w", ctx.Err())
-	}
+	return nil
 }
 
 func (d *deliverer) loop(ctx context.Context) {

@@ -6,10 +6,10 @@ import (
 	"fmt"
 	"hash/maphash"
 	"slices"
-	"sync"
 	"time"
 
 	"github.com/checkstack/checkstack/internal/healthcheck"
+	"github.com/checkstack/checkstack/internal/loop"
 	"github.com/checkstack/checkstack/internal/store"
 )
 
@@ -428,62 +428,27 @@ func (s *Service) evaluate(ctx context.Context, states map[string]alertState, st
 
 // Background jobs.
 
-type jobs struct {
-	mu      sync.Mutex
-	cancel  context.CancelFunc
-	wg      sync.WaitGroup
-	stopped bool
-}
-
 // Start runs the sweep (at once, then every SweepEvery) and the daily
 // purge of old events, until ctx ends or Stop is called.
 func (s *Service) Start(ctx context.Context) {
-	s.jobs.mu.Lock()
-	defer s.jobs.mu.Unlock()
-	if s.jobs.cancel != nil || s.jobs.stopped {
-		return
-	}
-	ctx, s.jobs.cancel = context.WithCancel(ctx)
-	s.jobs.wg.Add(1)
-	go func() {
-		defer s.jobs.wg.Done()
-		sweep := time.NewTicker(s.opts.SweepEvery)
-		defer sweep.Stop()
-		purge := time.NewTicker(24 * time.Hour)
-		defer purge.Stop()
-		s.purge(ctx)
-		for {
-			if err := s.Sweep(ctx); err != nil && ctx.Err() == nil {
-				s.log.ErrorContext(ctx, "sweep failed", "err", err)
-			}
-			select {
-			case <-ctx.Done():
-				return
-			case <-sweep.C:
-			case <-purge.C:
-				s.purge(ctx)
-			}
-		}
-	}()
+	s.jobs.Start(ctx,
+		func(ctx context.Context) {
+			loop.Every(ctx, s.opts.SweepEvery, func(ctx context.Context) {
+				if err := s.Sweep(ctx); err != nil && ctx.Err() == nil {
+					s.log.ErrorContext(ctx, "sweep failed", "err", err)
+				}
+			})
+		},
+		func(ctx context.Context) { loop.Every(ctx, 24*time.Hour, s.purge) })
 }
 
 // Stop stops the jobs and waits, until ctx ends, for a sweep under way.
 // Safe to call more than once.
 func (s *Service) Stop(ctx context.Context) error {
-	s.jobs.mu.Lock()
-	s.jobs.stopped = true
-	if s.jobs.cancel != nil {
-		s.jobs.cancel()
+	if err := s.jobs.Stop(ctx); err != nil {
+		return fmt.Errorf("slo: sweep still running at shutdown: %w", err)
 	}
-	s.jobs.mu.Unlock()
-	done := make(chan struct{})
-	go func() { s.jobs.wg.Wait(); close(done) }()
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("slo: sweep still running at shutdown: %w", ctx.Err())
-	}
+	return nil
 }
 
 func (s *Service) purge(ctx context.Context) {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/checkstack/checkstack/cache"
 	"github.com/checkstack/checkstack/internal/healthcheck"
+	"github.com/checkstack/checkstack/internal/loop"
 	"github.com/checkstack/checkstack/internal/mutate"
 	"github.com/checkstack/checkstack/internal/rpc"
 	"github.com/checkstack/checkstack/internal/signal"
@@ -81,7 +82,7 @@ type Service struct {
 	seed  maphash.Seed
 	locks [64]sync.Mutex
 
-	jobs jobs
+	jobs loop.Loop
 }
 
 // New returns the SLO service on db, caching through provider and reading
