@@ -1,0 +1,42 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"io"
+	"net"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+)
+
+func TestAServerThatCannotListenStopsItsBackgroundWork(t *testing.T) {
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	c, err := parseConfig(flag.NewFlagSet("serve", flag.ContinueOnError), []string{"--listen", taken.Addr().String(),
+		"--database", filepath.Join(t.TempDir(), "c.db"), "--log-level", "error"}, noEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := build(t.Context(), c, runtime{}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.close()
+	var started, stopped atomic.Bool
+	a.workers = append(a.workers, worker{"probe",
+		func(context.Context) { started.Store(true) },
+		func(context.Context) error { stopped.Store(true); return nil }})
+
+	err = a.run(t.Context(), io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "address already in use") {
+		t.Fatalf("run on a taken address = %v, want the listen error", err)
+	}
+	if started.Load() && !stopped.Load() {
+		t.Fatal("run returned on a listen error and left its background work running")
+	}
+}
