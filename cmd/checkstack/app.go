@@ -151,7 +151,13 @@ func (a *app) buildServices(rt runtime) {
 		return notification.User{Name: u.Name, Email: u.Email}, err
 	}, log, notification.Options{
 		Retention:    c.NotificationRetention,
-		SystemGroups: a.catalog.SystemGroupIDs,
+		SystemGroups: func(ctx context.Context, id string) ([]string, error) {
+			ids, err := a.catalog.SystemGroupIDs(ctx, id)
+			if errors.Is(err, catalog.ErrNotFound) {
+				return nil, notification.ErrNotFound
+			}
+			return ids, err
+		},
 		Now:          rt.Now,
 	})
 	a.health = healthcheck.New(a.db, a.provider, a.bus, log, healthcheck.Options{RunRetention: c.RunRetention, Now: rt.Now})

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/checkstack/checkstack/cache"
+	"github.com/checkstack/checkstack/internal/hook"
 	"github.com/checkstack/checkstack/internal/mutate"
 	"github.com/checkstack/checkstack/internal/signal"
 	"github.com/checkstack/checkstack/internal/store"
@@ -44,10 +45,10 @@ type Service struct {
 	log   *slog.Logger
 	now   func() time.Time
 
-	systemSaved   hookList[System]
-	systemDeleted hookList[string]
-	groupSaved    hookList[Group]
-	groupDeleted  hookList[string]
+	systemSaved   hook.List[System]
+	systemDeleted hook.List[string]
+	groupSaved    hook.List[Group]
+	groupDeleted  hook.List[string]
 }
 
 // New returns the catalog service on db, caching through provider.
@@ -187,7 +188,7 @@ func (s *Service) CreateSystem(ctx context.Context, in SystemInput) (System, err
 		func(ctx context.Context) error { return s.st.createSystem(ctx, sys) },
 		s.invalidateTopology,
 		func(ctx context.Context) {
-			s.systemSaved.run(ctx, sys)
+			s.systemSaved.Run(ctx, sys)
 			s.broadcast(ctx, ChangedPayload{Entity: "system", Action: "created", ID: sys.ID})
 		})
 	return sys, err
@@ -209,7 +210,7 @@ func (s *Service) UpdateSystem(ctx context.Context, id string, in SystemInput) (
 		func(ctx context.Context) error { return s.st.updateSystem(ctx, sys) },
 		s.invalidateTopology,
 		func(ctx context.Context) {
-			s.systemSaved.run(ctx, sys)
+			s.systemSaved.Run(ctx, sys)
 			s.broadcast(ctx, ChangedPayload{Entity: "system", Action: "updated", ID: id})
 		})
 	return sys, err
@@ -225,7 +226,7 @@ func (s *Service) DeleteSystem(ctx context.Context, id string) error {
 			return errors.Join(err, s.cache.Invalidate(ctx, keyContacts(id)))
 		},
 		func(ctx context.Context) {
-			s.systemDeleted.run(ctx, id)
+			s.systemDeleted.Run(ctx, id)
 			s.broadcast(ctx, ChangedPayload{Entity: "system", Action: "deleted", ID: id})
 		})
 }
@@ -252,7 +253,7 @@ func (s *Service) CreateGroup(ctx context.Context, in GroupInput) (Group, error)
 		func(ctx context.Context) error { return s.st.createGroup(ctx, g) },
 		s.invalidateTopology,
 		func(ctx context.Context) {
-			s.groupSaved.run(ctx, g)
+			s.groupSaved.Run(ctx, g)
 			s.broadcast(ctx, ChangedPayload{Entity: "group", Action: "created", ID: g.ID})
 		})
 	return g, err
@@ -273,7 +274,7 @@ func (s *Service) UpdateGroup(ctx context.Context, id string, in GroupInput) (Gr
 		func(ctx context.Context) error { return s.st.updateGroup(ctx, g) },
 		s.invalidateTopology,
 		func(ctx context.Context) {
-			s.groupSaved.run(ctx, g)
+			s.groupSaved.Run(ctx, g)
 			s.broadcast(ctx, ChangedPayload{Entity: "group", Action: "updated", ID: id})
 		})
 	if err != nil {
@@ -288,7 +289,7 @@ func (s *Service) DeleteGroup(ctx context.Context, id string) error {
 		func(ctx context.Context) error { return s.st.deleteGroup(ctx, id) },
 		s.invalidateTopology,
 		func(ctx context.Context) {
-			s.groupDeleted.run(ctx, id)
+			s.groupDeleted.Run(ctx, id)
 			s.broadcast(ctx, ChangedPayload{Entity: "group", Action: "deleted", ID: id})
 		})
 }

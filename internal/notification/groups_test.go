@@ -6,6 +6,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/checkstack/checkstack/cache"
@@ -194,6 +195,80 @@ func TestNotifySystemReachesTheSystemsGroupAndItsCatalogGroups(t *testing.T) {
 				t.Fatalf("err = %v, want %v", err, boom)
 			}
 		})
+	})
+}
+
+func TestNotifySystemsReachesEachSubscriberOnceAcrossSystems(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		groupsOf := map[string][]string{"api": {"backend"}, "db": {"backend"}}
+		e := newEnv(t, db, envOptions{opts: Options{SystemGroups: func(_ context.Context, id string) ([]string, error) {
+			if id == "gone" {
+				return nil, ErrNotFound
+			}
+			return groupsOf[id], nil
+		}}})
+		us := ids(e.users(t, 3))
+		a, b, c := us[0], us[1], us[2]
+		api, dbg, backend := SystemGroupID("api"), SystemGroupID("db"), CatalogGroupID("backend")
+		for _, g := range []string{api, dbg, backend} {
+			e.group(t, g)
+		}
+		e.subscribe(t, a, api, dbg) // both systems
+		e.subscribe(t, b, backend)  // the group both are in
+		e.subscribe(t, c, dbg)
+
+		ns, err := e.s.NotifySystems(t.Context(), []string{"api", "db", "gone", "api"}, Message{Title: "Incident reported"})
+		if err != nil {
+			t.Fatalf("NotifySystems: %v", err)
+		}
+		if len(ns) != 3 {
+			t.Errorf("NotifySystems made %d notifications, want one for each of 3 users", len(ns))
+		}
+		want := map[string][]string{a: {api}, b: {backend}, c: {dbg}}
+		if got := e.inboxGroups(t, us); !maps.EqualFunc(got, want, slices.Equal) {
+			t.Errorf("inboxes (user → groups) = %v, want %v", got, want)
+		}
+	})
+}
+
+func TestASuppressedSystemsHealthNotificationsAreHeldButNewsOfItIsNot(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		e := newEnv(t, db, envOptions{})
+		a := e.users(t, 1)[0].ID
+		e.group(t, SystemGroupID("api"))
+		e.group(t, SystemGroupID("web"))
+		e.subscribe(t, a, SystemGroupID("api"), SystemGroupID("web"))
+		var held sync.Map
+		e.s.SuppressWhile(func(_ context.Context, id string) (bool, error) {
+			_, ok := held.Load(id)
+			return ok, nil
+		})
+		e.s.SuppressWhile(func(_ context.Context, id string) (bool, error) {
+			if id == "web" {
+				return false, errors.New("incidents unreadable")
+			}
+			return false, nil
+		})
+		held.Store("api", true)
+
+		if ns, err := e.s.NotifySystem(t.Context(), "api", Message{Title: "System health critical: api"}); err != nil || len(ns) != 0 {
+			t.Fatalf("NotifySystem on a suppressed system = %d notifications, %v; want none", len(ns), err)
+		}
+		if got := e.unread(t, a); got != 0 {
+			t.Fatalf("unread after a suppressed notification = %d, want 0", got)
+		}
+		if ns, err := e.s.NotifySystems(t.Context(), []string{"api"}, Message{Title: "Maintenance started"}); err != nil || len(ns) != 1 {
+			t.Fatalf("NotifySystems on a suppressed system = %d notifications, %v; want 1", len(ns), err)
+		}
+		if ns, err := e.s.NotifySystem(t.Context(), "web", Message{Title: "System health critical: web"}); err != nil || len(ns) != 1 {
+			t.Fatalf("NotifySystem when a suppressor fails = %d notifications, %v; want it sent", len(ns), err)
+		}
+		held.Delete("api")
+		if ns, err := e.s.NotifySystem(t.Context(), "api", Message{Title: "System health restored: api"}); err != nil || len(ns) != 1 {
+			t.Fatalf("NotifySystem once the suppression ended = %d notifications, %v; want 1", len(ns), err)
+		}
 	})
 }
 

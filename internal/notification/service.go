@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/checkstack/checkstack/cache"
@@ -52,7 +53,8 @@ type Options struct {
 	// 30 days.
 	Retention time.Duration
 	// SystemGroups lists the catalog groups a system belongs to, for
-	// NotifySystem; nil: only the system's own group is notified.
+	// NotifySystem (ErrNotFound for a system that does not exist); nil:
+	// only the system's own group is notified.
 	SystemGroups func(ctx context.Context, systemID string) ([]string, error)
 	// Delivery tunes the external channels' workers.
 	Delivery DeliveryOptions
@@ -70,6 +72,9 @@ type Service struct {
 	opts  Options
 
 	deliverer *deliverer
+
+	mu          sync.Mutex
+	suppressors []Suppressor
 }
 
 // New returns the notification service on db, caching through provider.
@@ -250,28 +255,80 @@ func (s *Service) NotifyGroups(ctx context.Context, groupIDs []string, m Message
 	}
 }
 
-// NotifySystem notifies the subscribers of a system's group and of the
-// groups of every catalog group containing the system, each user once.
-// Groups that do not exist (yet) are skipped.
+// NotifySystem notifies the subscribers of a system about its own health
+// (health changes, SLO and anomaly alerts): the subscribers of its group
+// and of the groups of every catalog group containing it, each user once.
+// While a suppressor holds the system's notifications (see SuppressWhile)
+// nothing is sent and the list is empty. Groups that do not exist (yet)
+// are skipped.
 func (s *Service) NotifySystem(ctx context.Context, systemID string, m Message) ([]Notification, error) {
-	groups := []string{SystemGroupID(systemID)}
-	if s.opts.SystemGroups != nil {
-		ids, err := s.opts.SystemGroups(ctx, systemID)
-		if err != nil {
-			return nil, fmt.Errorf("notification: groups of system %s: %w", systemID, err)
+	if s.suppressed(ctx, systemID) {
+		return []Notification{}, nil
+	}
+	return s.NotifySystems(ctx, []string{systemID}, m)
+}
+
+// NotifySystems notifies the subscribers of each system's group and of
+// the groups of every catalog group containing one of them, each user
+// once however many they follow. It is for news about the systems
+// themselves (an incident, a maintenance window), which no suppressor
+// holds back.
+func (s *Service) NotifySystems(ctx context.Context, systemIDs []string, m Message) ([]Notification, error) {
+	var groups []string
+	for _, id := range slices.Compact(slices.Sorted(slices.Values(systemIDs))) {
+		groups = append(groups, SystemGroupID(id))
+		if s.opts.SystemGroups == nil {
+			continue
 		}
-		for _, id := range ids {
-			groups = append(groups, CatalogGroupID(id))
+		ids, err := s.opts.SystemGroups(ctx, id)
+		if errors.Is(err, ErrNotFound) {
+			continue // deleted meanwhile: its own group is gone too
+		}
+		if err != nil {
+			return nil, fmt.Errorf("notification: groups of system %s: %w", id, err)
+		}
+		for _, g := range ids {
+			groups = append(groups, CatalogGroupID(g))
 		}
 	}
-	known, err := s.st.existingGroups(ctx, groups)
+	known, err := s.st.existingGroups(ctx, groups) // in order: a user's notification names the first group they follow
 	if err != nil {
 		return nil, err
 	}
 	if len(known) == 0 {
-		return nil, nil
+		return []Notification{}, nil
 	}
 	return s.NotifyGroups(ctx, known, m)
+}
+
+// Suppressor reports whether a system's own notifications are held back
+// now: an incident or a maintenance window may ask for that.
+type Suppressor func(ctx context.Context, systemID string) (bool, error)
+
+// SuppressWhile registers fn: while it reports a system held, NotifySystem
+// sends nothing for it. A suppressor that fails is logged and ignored: a
+// notification too many beats one lost.
+func (s *Service) SuppressWhile(fn Suppressor) {
+	s.mu.Lock()
+	s.suppressors = append(s.suppressors, fn)
+	s.mu.Unlock()
+}
+
+func (s *Service) suppressed(ctx context.Context, systemID string) bool {
+	s.mu.Lock()
+	fns := slices.Clone(s.suppressors)
+	s.mu.Unlock()
+	for _, fn := range fns {
+		held, err := fn(ctx, systemID)
+		if err != nil {
+			s.log.WarnContext(ctx, "cannot tell whether a system's notifications are suppressed; sending", "system", systemID, "err", err)
+			continue
+		}
+		if held {
+			return true
+		}
+	}
+	return false
 }
 
 // notify writes one notification per user (via names the group each came

@@ -349,14 +349,22 @@ func affected(res sql.Result, err error, op string) error {
 
 // existingGroups returns those of ids that name a group, in order.
 func (st *sqlStore) existingGroups(ctx context.Context, ids []string) ([]string, error) {
-	known, err := store.Strings(ctx, st.db, `SELECT id FROM notification_groups WHERE id IN (`+store.Placeholders(len(ids))+`)`, store.Args(ids)...)
+	known := map[string]bool{}
+	err := store.InChunks(ids, func(part []string) error {
+		found, err := store.Strings(ctx, st.db, `SELECT id FROM notification_groups WHERE id IN (`+store.Placeholders(len(part))+`)`, store.Args(part)...)
+		for _, id := range found {
+			known[id] = true
+		}
+		return err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("notification: groups: %w", err)
 	}
 	out := make([]string, 0, len(known))
 	for _, id := range ids {
-		if slices.Contains(known, id) {
+		if known[id] {
 			out = append(out, id)
+			delete(known, id) // each once
 		}
 	}
 	return out, nil

@@ -2,11 +2,9 @@ package slo
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
-	"slices"
 	"time"
 
 	"github.com/checkstack/checkstack/internal/rpc"
@@ -30,14 +28,14 @@ func (s *Service) Procedures() []rpc.Procedure {
 			if err != nil {
 				return nil, err
 			}
-			return slices.Concat([]byte(`{"objectives":`), raws[0], []byte(`}`)), nil
+			return rpc.ObjectJSON("objectives", raws[0]), nil
 		}),
 		rpc.QueryJSON(d, "getBulkObjectivesForSystems", rpc.User, func(ctx context.Context, _ *rpc.Request, in bulkInput) ([]byte, error) {
 			raws, err := s.SystemsJSON(ctx, in.SystemIDs)
 			if err != nil {
 				return nil, err
 			}
-			return bulkJSON(in.SystemIDs, raws), nil
+			return rpc.MapJSON("systems", in.SystemIDs, raws), nil
 		}),
 		rpc.Query(d, "getDowntimeEvents", rpc.User, func(ctx context.Context, _ *rpc.Request, in eventsInput) (map[string][]Event, error) {
 			from, to, limit := in.bounds(s.now())
@@ -70,32 +68,6 @@ func (s *Service) Procedures() []rpc.Procedure {
 			return rpc.Empty{}, notFound(err, "dependency", in.SystemID+" → "+in.UpstreamID)
 		}),
 	}
-}
-
-// bulkJSON writes {"systems":{"<id>":<objectives>,…}} from each system's
-// cached JSON, without decoding it. A system named twice is written once.
-func bulkJSON(ids []string, raws []json.RawMessage) []byte {
-	n := len(`{"systems":{}}`)
-	for i, id := range ids {
-		n += len(id) + len(raws[i]) + 8
-	}
-	b := make([]byte, 0, n)
-	b = append(b, `{"systems":{`...)
-	seen := make(map[string]bool, len(ids))
-	for i, id := range ids {
-		if seen[id] {
-			continue
-		}
-		seen[id] = true
-		if len(seen) > 1 {
-			b = append(b, ',')
-		}
-		key, _ := json.Marshal(id) // a string always encodes
-		b = append(b, key...)
-		b = append(b, ':')
-		b = append(b, raws[i]...)
-	}
-	return append(b, "}}"...)
 }
 
 func notFound(err error, what, id string) error {

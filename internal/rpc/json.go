@@ -1,0 +1,45 @@
+package rpc
+
+import "encoding/json"
+
+// ObjectJSON writes {"<field>":<raw>}: a cached JSON value served as a
+// procedure's result without decoding it.
+func ObjectJSON(field string, raw json.RawMessage) []byte {
+	name, _ := json.Marshal(field) // a string always encodes
+	b := make([]byte, 0, len(name)+len(raw)+3)
+	b = append(b, '{')
+	b = append(b, name...)
+	b = append(b, ':')
+	b = append(b, raw...)
+	return append(b, '}')
+}
+
+// MapJSON writes {"<field>":{"<keys[0]>":<raws[0]>,…}} from per-entity
+// cached JSON, without decoding it: the answer of a bulk read, stitched.
+// A key named twice is written once, with its first value.
+func MapJSON(field string, keys []string, raws []json.RawMessage) []byte {
+	name, _ := json.Marshal(field) // a string always encodes
+	n := len(name) + 6
+	for i, k := range keys {
+		n += len(k) + len(raws[i]) + 8
+	}
+	b := make([]byte, 0, n)
+	b = append(b, '{')
+	b = append(b, name...)
+	b = append(b, ":{"...)
+	seen := make(map[string]bool, len(keys))
+	for i, k := range keys {
+		if seen[k] {
+			continue
+		}
+		seen[k] = true
+		if len(seen) > 1 {
+			b = append(b, ',')
+		}
+		key, _ := json.Marshal(k) // a string always encodes
+		b = append(b, key...)
+		b = append(b, ':')
+		b = append(b, raws[i]...)
+	}
+	return append(b, "}}"...)
+}
