@@ -25,3 +25,22 @@ func TestObjectJSON(t *testing.T) {
 		t.Fatalf("ObjectJSON = %s", got)
 	}
 }
+
+func TestNullableTellsAbsentFromNullFromAValue(t *testing.T) {
+	type in struct {
+		D Nullable[string] `json:"description"`
+	}
+	for body, want := range map[string]Nullable[string]{
+		`{}`:                    {},
+		`{"description":null}`:  {Set: true, Null: true},
+		`{"description":"new"}`: {Set: true, Value: "new"},
+	} {
+		got, err := Decode[in]([]byte(body))
+		if err != nil || got.D != want {
+			t.Errorf("Decode(%s) = %+v, %v; want %+v", body, got.D, err, want)
+		}
+	}
+	if _, err := Decode[in]([]byte(`{"description":5}`)); err == nil || err.Error() != "description: must be a string" {
+		t.Errorf("a number for a Nullable[string]: %v", err)
+	}
+}

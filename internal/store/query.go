@@ -12,9 +12,17 @@ type Queryer interface {
 	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
 }
 
+// Executor is everything a Handle and a Tx have in common, so a store
+// function that writes can run inside a transaction or outside one.
+type Executor interface {
+	Queryer
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
 var (
-	_ Queryer = (*Handle)(nil)
-	_ Queryer = (*Tx)(nil)
+	_ Executor = (*Handle)(nil)
+	_ Executor = (*Tx)(nil)
 )
 
 // ChunkSize bounds the ids of one IN list: well under both engines'

@@ -1,0 +1,247 @@
+package incident
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/checkstack/checkstack/internal/rpc"
+	"github.com/checkstack/checkstack/internal/timeline"
+)
+
+// Procedures returns the incident API: everyone signed in reads; admins
+// change incidents and their timelines.
+func (s *Service) Procedures() []rpc.Procedure {
+	const d = "incident"
+	return []rpc.Procedure{
+		rpc.QueryJSON(d, "listIncidents", rpc.User, s.listIncidents),
+		rpc.Query(d, "getIncident", rpc.User, s.getIncident),
+		rpc.QueryJSON(d, "getIncidentsForSystem", rpc.User, s.getIncidentsForSystem),
+		rpc.QueryJSON(d, "getBulkIncidentsForSystems", rpc.User, s.getBulkIncidentsForSystems),
+
+		rpc.Mutate(d, "createIncident", rpc.Admin, s.createIncident),
+		rpc.Mutate(d, "updateIncident", rpc.Admin, s.updateIncident),
+		rpc.Mutate(d, "addUpdate", rpc.Admin, s.addUpdate),
+		rpc.Mutate(d, "editUpdate", rpc.Admin, s.editUpdate),
+		rpc.Mutate(d, "deleteUpdate", rpc.Admin, s.deleteUpdate),
+		rpc.Mutate(d, "resolveIncident", rpc.Admin, s.resolveIncident),
+		rpc.Mutate(d, "deleteIncident", rpc.Admin, s.deleteIncident),
+	}
+}
+
+func (s *Service) listIncidents(ctx context.Context, _ *rpc.Request, in listInput) ([]byte, error) {
+	raw, err := s.ListJSON(ctx, Filter{Status: in.Status, SystemID: in.SystemID, IncludeResolved: in.IncludeResolved})
+	if err != nil {
+		return nil, err
+	}
+	return rpc.ObjectJSON("incidents", raw), nil
+}
+
+func (s *Service) getIncident(ctx context.Context, _ *rpc.Request, in rpc.ByID) (Detail, error) {
+	d, err := s.Get(ctx, in.ID)
+	return d, notFound(err, "incident", in.ID)
+}
+
+func (s *Service) getIncidentsForSystem(ctx context.Context, _ *rpc.Request, in rpc.BySystem) ([]byte, error) {
+	raws, err := s.SystemsJSON(ctx, []string{in.SystemID})
+	if err != nil {
+		return nil, err
+	}
+	return rpc.ObjectJSON("incidents", raws[0]), nil
+}
+
+func (s *Service) getBulkIncidentsForSystems(ctx context.Context, _ *rpc.Request, in bulkInput) ([]byte, error) {
+	raws, err := s.SystemsJSON(ctx, in.SystemIDs)
+	if err != nil {
+		return nil, err
+	}
+	return rpc.MapJSON("incidents", in.SystemIDs, raws), nil
+}
+
+func (s *Service) createIncident(ctx context.Context, r *rpc.Request, in createInput) (Detail, error) {
+	ci := CreateInput{Title: *in.Title, Description: in.Description, SystemIDs: in.SystemIDs, InitialMessage: in.InitialMessage}
+	if in.Severity != nil {
+		ci.Severity = *in.Severity
+	}
+	if in.SuppressNotifications != nil {
+		ci.SuppressNotifications = *in.SuppressNotifications
+	}
+	return s.Create(ctx, author(r), ci)
+}
+
+func (s *Service) updateIncident(ctx context.Context, _ *rpc.Request, in updateInput) (Incident, error) {
+	u := UpdateInput{Title: in.Title, Severity: in.Severity, SuppressNotifications: in.SuppressNotifications, SystemIDs: in.SystemIDs}
+	if in.Description.Set {
+		d := &in.Description.Value
+		if in.Description.Null {
+			d = nil
+		}
+		u.Description = &d
+	}
+	inc, err := s.Update(ctx, in.ID, u)
+	return inc, notFound(err, "incident", in.ID)
+}
+
+func (s *Service) addUpdate(ctx context.Context, r *rpc.Request, in addUpdateInput) (Update, error) {
+	u, err := s.AddUpdate(ctx, author(r), in.IncidentID, in.Message, in.StatusChange)
+	return u, notFound(err, "incident", in.IncidentID)
+}
+
+func (s *Service) editUpdate(ctx context.Context, _ *rpc.Request, in editUpdateInput) (Update, error) {
+	u, err := s.EditUpdate(ctx, in.ID, in.Message)
+	return u, notFound(err, "update", in.ID)
+}
+
+func (s *Service) deleteUpdate(ctx context.Context, _ *rpc.Request, in rpc.ByID) (rpc.Empty, error) {
+	return rpc.Empty{}, notFound(s.DeleteUpdate(ctx, in.ID), "update", in.ID)
+}
+
+func (s *Service) resolveIncident(ctx context.Context, r *rpc.Request, in resolveInput) (Detail, error) {
+	d, err := s.Resolve(ctx, author(r), in.ID, in.Message)
+	return d, notFound(err, "incident", in.ID)
+}
+
+func (s *Service) deleteIncident(ctx context.Context, _ *rpc.Request, in rpc.ByID) (rpc.Empty, error) {
+	return rpc.Empty{}, notFound(s.Delete(ctx, in.ID), "incident", in.ID)
+}
+
+func author(r *rpc.Request) timeline.Author {
+	return timeline.Author{ID: r.Principal.UserID, Name: r.Principal.Name}
+}
+
+func notFound(err error, what, id string) error {
+	if errors.Is(err, ErrNotFound) {
+		return rpc.NotFound(what, id)
+	}
+	return err
+}
+
+// Inputs and their validation.
+
+const (
+	maxTitle       = 200
+	maxDescription = 10000
+	maxSystems     = 500
+	maxBulk        = 1000
+)
+
+type listInput struct {
+	Status          Status `json:"status"`
+	SystemID        string `json:"systemId"`
+	IncludeResolved bool   `json:"includeResolved"`
+}
+
+func (in listInput) Validate() error {
+	if in.Status != "" {
+		if err := checkStatus("status", in.Status); err != nil {
+			return err
+		}
+	}
+	if in.SystemID != "" {
+		return rpc.CheckID("systemId", in.SystemID)
+	}
+	return nil
+}
+
+type bulkInput struct {
+	SystemIDs []string `json:"systemIds"`
+}
+
+func (in bulkInput) Validate() error { return rpc.CheckIDs("systemIds", in.SystemIDs, maxBulk) }
+
+func checkStatus(field string, st Status) error {
+	if !slices.Contains(Statuses, st) {
+		return rpc.Invalid(field, fmt.Sprintf("must be one of %v", Statuses))
+	}
+	return nil
+}
+
+func checkSeverity(sv *Severity) error {
+	if sv != nil && !slices.Contains(Severities, *sv) {
+		return rpc.Invalid("severity", fmt.Sprintf("must be one of %v", Severities))
+	}
+	return nil
+}
+
+type createInput struct {
+	Title                 *string   `json:"title"`
+	Description           *string   `json:"description"`
+	Severity              *Severity `json:"severity"`
+	SuppressNotifications *bool     `json:"suppressNotifications"`
+	SystemIDs             []string  `json:"systemIds"`
+	InitialMessage        *string   `json:"initialMessage"`
+}
+
+func (in createInput) Validate() error {
+	return rpc.FirstErr(
+		rpc.CheckName("title", in.Title, true, maxTitle),
+		rpc.CheckText("description", in.Description, maxDescription),
+		checkSeverity(in.Severity),
+		rpc.CheckIDs("systemIds", in.SystemIDs, maxSystems),
+		timeline.CheckMessage("initialMessage", in.InitialMessage, false),
+	)
+}
+
+type updateInput struct {
+	ID                    string               `json:"id"`
+	Title                 *string              `json:"title"`
+	Description           rpc.Nullable[string] `json:"description"`
+	Severity              *Severity            `json:"severity"`
+	SuppressNotifications *bool                `json:"suppressNotifications"`
+	SystemIDs             []string             `json:"systemIds"`
+}
+
+func (in updateInput) Validate() error {
+	err := rpc.FirstErr(
+		rpc.CheckID("id", in.ID),
+		rpc.CheckName("title", in.Title, false, maxTitle),
+		checkSeverity(in.Severity),
+	)
+	if err != nil {
+		return err
+	}
+	if in.Description.Set && !in.Description.Null {
+		if err := rpc.CheckText("description", &in.Description.Value, maxDescription); err != nil {
+			return err
+		}
+	}
+	if in.SystemIDs != nil {
+		return rpc.CheckIDs("systemIds", in.SystemIDs, maxSystems)
+	}
+	return nil
+}
+
+type addUpdateInput struct {
+	IncidentID   string  `json:"incidentId"`
+	Message      string  `json:"message"`
+	StatusChange *Status `json:"statusChange"`
+}
+
+func (in addUpdateInput) Validate() error {
+	if err := rpc.FirstErr(rpc.CheckID("incidentId", in.IncidentID), timeline.CheckMessage("message", &in.Message, true)); err != nil {
+		return err
+	}
+	if in.StatusChange != nil {
+		return checkStatus("statusChange", *in.StatusChange)
+	}
+	return nil
+}
+
+type editUpdateInput struct {
+	ID      string `json:"id"`
+	Message string `json:"message"`
+}
+
+func (in editUpdateInput) Validate() error {
+	return rpc.FirstErr(rpc.CheckID("id", in.ID), timeline.CheckMessage("message", &in.Message, true))
+}
+
+type resolveInput struct {
+	ID      string  `json:"id"`
+	Message *string `json:"message"`
+}
+
+func (in resolveInput) Validate() error {
+	return rpc.FirstErr(rpc.CheckID("id", in.ID), timeline.CheckMessage("message", in.Message, false))
+}

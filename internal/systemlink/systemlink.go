@@ -1,0 +1,115 @@
+// Package systemlink keeps the systems an entity affects — the systems of
+// an incident, of a maintenance window — in a link table of this shape:
+//
+//	CREATE TABLE <table> (
+//	    <parent>  TEXT NOT NULL REFERENCES <entities> (id) ON DELETE CASCADE,
+//	    system_id TEXT REFERENCES catalog_systems (id) ON DELETE SET NULL,
+//	    UNIQUE (<parent>, system_id)
+//	);
+//
+// Deleting a catalog system sets its links to NULL rather than deleting
+// them, so the entities it affected can still be found afterwards:
+// Orphans takes those links (once, whichever instance asks) and says which
+// entities lost a system and which were left with none. The catalog's
+// systemDeleted hook calls it; so does start-up, for a deletion whose
+// hook never ran.
+package systemlink
+
+import (
+	"context"
+	"fmt"
+	"slices"
+
+	"github.com/checkstack/checkstack/internal/store"
+)
+
+// Table is one domain's link table.
+type Table struct {
+	Name   string // e.g. "incident_systems"
+	Parent string // e.g. "incident_id"
+}
+
+// Set makes parentID's systems exactly systemIDs and returns the ones it
+// had before (sorted). Run it in the transaction that read what it
+// validates.
+func (t Table) Set(ctx context.Context, q store.Executor, parentID string, systemIDs []string) (before []string, err error) {
+	before, err = store.Strings(ctx, q, `SELECT system_id FROM `+t.Name+` WHERE `+t.Parent+` = ? AND system_id IS NOT NULL ORDER BY system_id`, parentID)
+	if err != nil {
+		return nil, fmt.Errorf("systemlink: read %s: %w", t.Name, err)
+	}
+	want := Normalize(systemIDs)
+	for _, id := range before {
+		if _, keep := slices.BinarySearch(want, id); keep {
+			continue
+		}
+		if _, err := q.ExecContext(ctx, `DELETE FROM `+t.Name+` WHERE `+t.Parent+` = ? AND system_id = ?`, parentID, id); err != nil {
+			return nil, fmt.Errorf("systemlink: unlink from %s: %w", t.Name, err)
+		}
+	}
+	for _, id := range want {
+		if _, had := slices.BinarySearch(before, id); had {
+			continue
+		}
+		if _, err := q.ExecContext(ctx, `INSERT INTO `+t.Name+` (`+t.Parent+`, system_id) VALUES (?, ?)`, parentID, id); err != nil {
+			return nil, fmt.Errorf("systemlink: link in %s: %w", t.Name, err)
+		}
+	}
+	if before == nil {
+		before = []string{}
+	}
+	return before, nil
+}
+
+// Of returns the systems of each parent, sorted; every id gets an entry
+// (empty when it has none).
+func (t Table) Of(ctx context.Context, q store.Queryer, parentIDs []string) (map[string][]string, error) {
+	out := make(map[string][]string, len(parentIDs))
+	for _, id := range parentIDs {
+		out[id] = []string{}
+	}
+	err := store.InChunks(parentIDs, func(ids []string) error {
+		rows, err := q.QueryContext(ctx, `SELECT `+t.Parent+`, system_id FROM `+t.Name+`
+			WHERE `+t.Parent+` IN (`+store.Placeholders(len(ids))+`) AND system_id IS NOT NULL ORDER BY system_id`, store.Args(ids)...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var parent, sys string
+			if err := rows.Scan(&parent, &sys); err != nil {
+				return err
+			}
+			out[parent] = append(out[parent], sys)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("systemlink: read %s: %w", t.Name, err)
+	}
+	return out, nil
+}
+
+// Orphans takes the links a deleted system left (system_id NULL) and
+// returns, for each parent that had one, the systems it still has (empty:
+// it has none left). Run it in a transaction: the links are deleted as
+// they are read, so of two callers at once only one gets each parent.
+func (t Table) Orphans(ctx context.Context, q store.Executor) (map[string][]string, error) {
+	parents, err := store.Strings(ctx, q, `DELETE FROM `+t.Name+` WHERE system_id IS NULL RETURNING `+t.Parent)
+	if err != nil {
+		return nil, fmt.Errorf("systemlink: take orphans of %s: %w", t.Name, err)
+	}
+	if len(parents) == 0 {
+		return map[string][]string{}, nil
+	}
+	return t.Of(ctx, q, Normalize(parents))
+}
+
+// Normalize sorts ids and drops repeats.
+func Normalize(ids []string) []string {
+	return slices.Compact(slices.Sorted(slices.Values(ids)))
+}
+
+// Union is the sorted union of id lists.
+func Union(lists ...[]string) []string {
+	return Normalize(slices.Concat(lists...))
+}
