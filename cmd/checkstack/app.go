@@ -150,7 +150,7 @@ func (a *app) buildServices(rt runtime) {
 		}
 		return notification.User{Name: u.Name, Email: u.Email}, err
 	}, log, notification.Options{
-		Retention:    c.NotificationRetention,
+		Retention: c.NotificationRetention,
 		SystemGroups: func(ctx context.Context, id string) ([]string, error) {
 			ids, err := a.catalog.SystemGroupIDs(ctx, id)
 			if errors.Is(err, catalog.ErrNotFound) {
@@ -158,7 +158,7 @@ func (a *app) buildServices(rt runtime) {
 			}
 			return ids, err
 		},
-		Now:          rt.Now,
+		Now: rt.Now,
 	})
 	a.health = healthcheck.New(a.db, a.provider, a.bus, log, healthcheck.Options{RunRetention: c.RunRetention, Now: rt.Now})
 	a.scheduler = healthcheck.NewScheduler(a.health, healthcheck.SchedulerOptions{Workers: c.CheckWorkers})
