@@ -57,6 +57,18 @@ func (c *Clock) Waiting() int {
 	return len(c.waiters)
 }
 
+// WaitingFor reports whether something waits for the clock to reach t.
+func (c *Clock) WaitingFor(t time.Time) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, w := range c.waiters {
+		if w.at.Equal(t) {
+			return true
+		}
+	}
+	return false
+}
+
 // Set moves the clock to t.
 func (c *Clock) Set(t time.Time) {
 	c.mu.Lock()

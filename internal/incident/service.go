@@ -240,7 +240,7 @@ type CreateInput struct {
 // Create opens an incident, investigating.
 func (s *Service) Create(ctx context.Context, by timeline.Author, in CreateInput) (Detail, error) {
 	systems := systemlink.Normalize(in.SystemIDs)
-	if err := s.checkSystems(ctx, systems); err != nil {
+	if err := s.checkSystems(ctx, in.SystemIDs); err != nil {
 		return Detail{}, err
 	}
 	now := s.now()
@@ -265,7 +265,7 @@ func (s *Service) Create(ctx context.Context, by timeline.Author, in CreateInput
 		return change{action: ActionCreated, incident: inc, systems: systems, notice: noticeCreated, message: message}, nil
 	})
 	if err != nil {
-		return Detail{}, s.explain(ctx, err, systems)
+		return Detail{}, s.explain(ctx, err, in.SystemIDs)
 	}
 	return s.Get(ctx, inc.ID)
 }
@@ -286,7 +286,7 @@ func (s *Service) Update(ctx context.Context, id string, in UpdateInput) (Incide
 	var systems []string
 	if in.SystemIDs != nil {
 		systems = systemlink.Normalize(in.SystemIDs)
-		if err := s.checkSystems(ctx, systems); err != nil {
+		if err := s.checkSystems(ctx, in.SystemIDs); err != nil {
 			return Incident{}, err
 		}
 	}
@@ -315,7 +315,7 @@ func (s *Service) Update(ctx context.Context, id string, in UpdateInput) (Incide
 		return change{action: ActionUpdated, incident: inc, systems: systemlink.Union(before, inc.SystemIDs)}, nil
 	})
 	if err != nil {
-		return Incident{}, s.explain(ctx, err, systems)
+		return Incident{}, s.explain(ctx, err, in.SystemIDs)
 	}
 	return out, nil
 }

@@ -2,6 +2,7 @@ package rpc
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 )
 
@@ -42,5 +43,28 @@ func TestNullableTellsAbsentFromNullFromAValue(t *testing.T) {
 	}
 	if _, err := Decode[in]([]byte(`{"description":5}`)); err == nil || err.Error() != "description: must be a string" {
 		t.Errorf("a number for a Nullable[string]: %v", err)
+	}
+}
+
+func TestATimeThatIsNotOneNamesItsField(t *testing.T) {
+	type in struct {
+		StartAt *Time `json:"startAt"`
+	}
+	got, err := Decode[in]([]byte(`{"startAt":"2026-12-05T02:00:00+01:00"}`))
+	if err != nil || got.StartAt.UTC().Hour() != 1 {
+		t.Fatalf("a good time: %+v, %v", got, err)
+	}
+	for _, body := range []string{`{"startAt":"tomorrow"}`, `{"startAt":5}`} {
+		if _, err := Decode[in]([]byte(body)); err == nil || !strings.HasPrefix(err.Error(), "startAt: must be a time in RFC 3339 form") {
+			t.Errorf("Decode(%s) = %v, want an error naming startAt", body, err)
+		}
+	}
+	type nested struct {
+		R Nullable[struct {
+			Rule string `json:"rule"`
+		}] `json:"recurrence"`
+	}
+	if _, err := Decode[nested]([]byte(`{"recurrence":{"rul":"x"}}`)); err == nil || !strings.Contains(err.Error(), "unknown field") {
+		t.Errorf("an unknown field inside a Nullable object: %v", err)
 	}
 }

@@ -236,6 +236,9 @@ func decodeError(err error) *Error {
 		if field == "" {
 			field = "body"
 		}
+		if typ.Type == timeType {
+			return Invalid(field, `must be a time in RFC 3339 form, such as "2026-12-05T02:00:00Z"`)
+		}
 		return Invalid(field, "must be "+jsonType(typ.Type.Kind().String()))
 	case errors.Is(err, io.ErrUnexpectedEOF):
 		return BadRequest("body: malformed JSON (unexpected end)")
