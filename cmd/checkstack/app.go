@@ -18,6 +18,9 @@ import (
 	"github.com/checkstack/checkstack/internal/auth"
 	"github.com/checkstack/checkstack/internal/catalog"
 	"github.com/checkstack/checkstack/internal/healthcheck"
+	"github.com/checkstack/checkstack/internal/incident"
+	"github.com/checkstack/checkstack/internal/loop"
+	"github.com/checkstack/checkstack/internal/maintenance"
 	"github.com/checkstack/checkstack/internal/notification"
 	"github.com/checkstack/checkstack/internal/rpc"
 	"github.com/checkstack/checkstack/internal/server"
@@ -32,10 +35,16 @@ import (
 // runtime is what the process lends the app besides its settings: the
 // clock. The zero value is the real one; tests drive their own.
 type runtime struct {
-	// Now is the clock; nil: time.Now.
-	Now func() time.Time
-	// After waits on that clock; nil: time.After.
-	After func(d time.Duration) <-chan time.Time
+	// Clock is what every service tells the time by, and what the
+	// maintenance windows wait on; nil: loop.Wall.
+	Clock loop.Clock
+}
+
+func (r runtime) clock() loop.Clock {
+	if r.Clock == nil {
+		return loop.Wall{}
+	}
+	return r.Clock
 }
 
 // app is the server, built: every service, their hooks and the HTTP
@@ -57,6 +66,8 @@ type app struct {
 	scheduler     *healthcheck.Scheduler
 	notifications *notification.Service
 	slos          *slo.Service
+	incidents     *incident.Service
+	maintenance   *maintenance.Service
 
 	handler http.Handler
 	workers []worker       // started by run, stopped on every way out of it
@@ -134,7 +145,7 @@ func (a *app) openCache() error {
 // from the others as a function or an interface of its own; hooks, which
 // carry events the other way, are wired in wireHooks.
 func (a *app) buildServices(rt runtime) {
-	c, log := a.cfg, a.log
+	c, log, now := a.cfg, a.log, rt.clock().Now
 	a.auth = auth.New(a.db, log, auth.Options{SecureCookie: c.SecureCookies})
 	a.catalog = catalog.New(a.db, a.provider, a.bus, func(ctx context.Context, id string) (string, string, error) {
 		u, err := a.auth.GetUser(ctx, id)
@@ -158,9 +169,17 @@ func (a *app) buildServices(rt runtime) {
 			}
 			return ids, err
 		},
-		Now: rt.Now,
+		Now: now,
 	})
-	a.health = healthcheck.New(a.db, a.provider, a.bus, log, healthcheck.Options{RunRetention: c.RunRetention, Now: rt.Now})
+	a.incidents = incident.New(a.db, a.provider, a.bus, log, incident.Options{
+		SystemExists: a.systemExists, SystemName: a.systemName, Notifier: a.notifications, Now: now,
+	})
+	a.maintenance = maintenance.New(a.db, a.provider, a.bus, log, maintenance.Options{
+		Clock: rt.clock(), SystemExists: a.systemExists, SystemName: a.systemName, Notifier: a.notifications,
+	})
+	a.health = healthcheck.New(a.db, a.provider, a.bus, log, healthcheck.Options{
+		RunRetention: c.RunRetention, UnderMaintenance: a.maintenance.UnderMaintenance, Now: now,
+	})
 	a.scheduler = healthcheck.NewScheduler(a.health, healthcheck.SchedulerOptions{Workers: c.CheckWorkers})
 	a.slos = slo.New(a.db, a.provider, a.bus, a.health, log, slo.Options{
 		SystemName: func(ctx context.Context, id string) (string, error) { return a.systemName(ctx, id), nil },
@@ -168,7 +187,8 @@ func (a *app) buildServices(rt runtime) {
 			title, body, importance := al.Message()
 			a.notifySystem(ctx, al.Objective.SystemID, notification.Message{Title: title, Body: body, Importance: notification.Importance(importance)})
 		},
-		Now: rt.Now,
+		Maintenance: a.maintenance,
+		Now:         now,
 	})
 }
 
@@ -178,6 +198,7 @@ func (a *app) backgroundWork() []worker {
 		{"checks", a.scheduler.Start, a.scheduler.Stop},
 		{"deliveries", a.notifications.Start, a.notifications.Stop},
 		{"slo sweep", a.slos.Start, a.slos.Stop},
+		{"maintenance clock", a.maintenance.Start, a.maintenance.Stop},
 	}
 	if a.relay != nil {
 		var relay relayWorker
@@ -223,7 +244,8 @@ func (a *app) buildHandler() http.Handler {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		a.db.Collector(),
-		server.CacheCollector(a.catalog.Scope(), a.health.Scope(), a.slos.Scope(), a.notifications.Scope()),
+		server.CacheCollector(a.catalog.Scope(), a.health.Scope(), a.slos.Scope(), a.notifications.Scope(),
+			a.incidents.Scope(), a.maintenance.Scope()),
 	)
 	// A satellite key (css_…) names a satellite; anything else is a user's
 	// credential.
@@ -241,7 +263,7 @@ func (a *app) buildHandler() http.Handler {
 		Logger:       a.log,
 		Authenticate: authenticate,
 		Procedures: slices.Concat(a.auth.Procedures(), a.catalog.Procedures(), a.health.Procedures(), a.health.SatelliteProcedures(),
-			a.slos.Procedures(), a.notifications.Procedures()),
+			a.slos.Procedures(), a.notifications.Procedures(), a.incidents.Procedures(), a.maintenance.Procedures()),
 		Signals: a.hub.Handler(func(r *http.Request) (string, bool) {
 			p, err := a.auth.Authenticate(r) // signals are for users
 			return p.UserID, err == nil
@@ -264,6 +286,7 @@ func (a *app) run(ctx context.Context, stdout io.Writer) error {
 	if err := a.syncNotificationGroups(ctx); err != nil {
 		return err
 	}
+	a.repairDeletedSystems(ctx)
 	ln, err := net.Listen("tcp", a.cfg.Listen)
 	if err != nil {
 		return err

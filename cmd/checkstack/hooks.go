@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 
 	"github.com/checkstack/checkstack/internal/catalog"
 	"github.com/checkstack/checkstack/internal/healthcheck"
@@ -19,6 +20,18 @@ func (a *app) wireHooks() {
 	// A system deleted: every domain drops its rows and cache entries.
 	a.catalog.OnSystemDeleted(a.health.SystemDeleted)
 	a.catalog.OnSystemDeleted(a.slos.SystemDeleted)
+	a.catalog.OnSystemDeleted(a.incidents.SystemDeleted)
+	a.catalog.OnSystemDeleted(a.maintenance.SystemDeleted)
+
+	// A maintenance window starts or ends: health reads say "under
+	// maintenance", and budgets that exclude maintenance move.
+	a.maintenance.OnLiveChange(a.health.MaintenanceChanged)
+	a.maintenance.OnLiveChange(a.slos.MaintenanceChanged)
+
+	// A system's own notifications (health, SLO) are held while an
+	// incident or a maintenance window says so.
+	a.notifications.SuppressWhile(a.incidents.SuppressesNotifications)
+	a.notifications.SuppressWhile(a.maintenance.SuppressesNotifications)
 
 	// Each catalog system and group has a notification group that follows it.
 	a.catalog.OnSystemSaved(func(ctx context.Context, sys catalog.System) { a.ensureGroup(ctx, systemGroup(sys)) })
@@ -37,6 +50,23 @@ func (a *app) notifyHealthChange(ctx context.Context, ch healthcheck.StatusChang
 	if title, body, importance, ok := ch.Notification(a.systemName(ctx, ch.SystemID)); ok {
 		a.notifySystem(ctx, ch.SystemID, notification.Message{Title: title, Body: body, Importance: notification.Importance(importance)})
 	}
+}
+
+// systemExists tells whether a system exists, for the domains that name
+// an unknown one in their errors.
+func (a *app) systemExists(ctx context.Context, id string) (bool, error) {
+	_, err := a.catalog.System(ctx, id)
+	if errors.Is(err, catalog.ErrNotFound) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// repairDeletedSystems finishes, at start, the clean-up of systems deleted
+// while their hooks could not run (the process stopped in between).
+func (a *app) repairDeletedSystems(ctx context.Context) {
+	a.incidents.SystemDeleted(ctx, "")
+	a.maintenance.SystemDeleted(ctx, "")
 }
 
 // systemName is a system's name for messages, or its id when it cannot be

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/checkstack/checkstack/cache"
 	"github.com/checkstack/checkstack/internal/store"
 	"github.com/checkstack/checkstack/internal/store/storetest"
 )
@@ -132,4 +133,52 @@ func TestStatusChangeNotifications(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestStatusReadsSayUnderMaintenanceTheMomentAWindowStarts(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		var mu sync.Mutex
+		under := map[string]bool{}
+		svc := New(db, cache.NewMemory(cache.MemoryOptions{}), &recordingBus{}, quiet, Options{
+			UnderMaintenance: func(_ context.Context, ids []string) (map[string]bool, error) {
+				mu.Lock()
+				defer mu.Unlock()
+				out := map[string]bool{}
+				for _, id := range ids {
+					out[id] = under[id]
+				}
+				return out, nil
+			},
+		})
+		ids := addSystems(t, db, "m", 2)
+		read := func() (single bool, bulk []bool) {
+			t.Helper()
+			st, err := svc.SystemHealth(t.Context(), ids[0])
+			if err != nil {
+				t.Fatal(err)
+			}
+			sts, err := svc.BulkHealth(t.Context(), ids)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return st.Maintenance, []bool{sts[0].Maintenance, sts[1].Maintenance}
+		}
+		if single, bulk := read(); single || bulk[0] || bulk[1] {
+			t.Fatalf("no window: single %v, bulk %v", single, bulk)
+		}
+		mu.Lock()
+		under[ids[0]] = true
+		mu.Unlock()
+		svc.MaintenanceChanged(t.Context(), []string{ids[0]})
+		if single, bulk := read(); !single || !bulk[0] || bulk[1] {
+			t.Fatalf("a window started on the first: single %v, bulk %v", single, bulk)
+		}
+		mu.Lock()
+		under[ids[0]] = false
+		mu.Unlock()
+		svc.MaintenanceChanged(t.Context(), []string{ids[0]})
+		if single, bulk := read(); single || bulk[0] {
+			t.Fatalf("the window ended: single %v, bulk %v", single, bulk)
+		}
+	})
 }

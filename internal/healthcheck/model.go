@@ -90,8 +90,12 @@ type SystemStatus struct {
 	Status   Status `json:"status"`
 	// Since is when the system took this status, as it was announced
 	// (absent while no change has been announced yet).
-	Since  *time.Time    `json:"since,omitempty"`
-	Checks []CheckStatus `json:"checks"`
+	Since *time.Time `json:"since,omitempty"`
+	// Maintenance is true while a maintenance window of the system is in
+	// progress: dashboards show "under maintenance" rather than its
+	// status's colour.
+	Maintenance bool          `json:"maintenance"`
+	Checks      []CheckStatus `json:"checks"`
 }
 
 // aggregate computes a system's status from its checks.

@@ -78,6 +78,10 @@ type Options struct {
 	RunRetention time.Duration
 	// AggregateRetention is how long hourly aggregates are kept; 365 days.
 	AggregateRetention time.Duration
+	// UnderMaintenance tells which systems have a maintenance window in
+	// progress, for the statuses' Maintenance flag; nil: none ever has.
+	// Whoever answers it calls MaintenanceChanged when the answer moves.
+	UnderMaintenance func(ctx context.Context, systemIDs []string) (map[string]bool, error)
 	// Now is the clock; time.Now.
 	Now func() time.Time
 }
@@ -171,8 +175,11 @@ func keyStatus(systemID string) string { return cache.Key("status", systemID) }
 // SystemHealth returns a system's health, from the cache when it holds it.
 func (s *Service) SystemHealth(ctx context.Context, systemID string) (SystemStatus, error) {
 	return cache.Wrap(ctx, s.cache, keyStatus(systemID), func(ctx context.Context) (SystemStatus, error) {
-		m, err := s.st.statuses(ctx, []string{systemID})
-		return m[systemID], err
+		out, err := s.loadStatuses(ctx, []string{systemID})
+		if err != nil {
+			return SystemStatus{}, err
+		}
+		return out[0], nil
 	})
 }
 
@@ -180,17 +187,37 @@ func (s *Service) SystemHealth(ctx context.Context, systemID string) (SystemStat
 // are shared with SystemHealth and with overlapping bulk reads; the misses
 // load in one query.
 func (s *Service) BulkHealth(ctx context.Context, systemIDs []string) ([]SystemStatus, error) {
-	return cache.WrapManyBatched(ctx, s.cache, systemIDs, keyStatus, func(ctx context.Context, ids []string) ([]SystemStatus, error) {
-		m, err := s.st.statuses(ctx, ids)
-		if err != nil {
-			return nil, err
+	return cache.WrapManyBatched(ctx, s.cache, systemIDs, keyStatus, s.loadStatuses)
+}
+
+// loadStatuses reads the statuses of systems, in order, with their
+// maintenance flags.
+func (s *Service) loadStatuses(ctx context.Context, ids []string) ([]SystemStatus, error) {
+	m, err := s.st.statuses(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	var under map[string]bool
+	if s.opts.UnderMaintenance != nil {
+		if under, err = s.opts.UnderMaintenance(ctx, ids); err != nil {
+			return nil, fmt.Errorf("healthcheck: maintenance of systems: %w", err)
 		}
-		out := make([]SystemStatus, len(ids))
-		for i, id := range ids {
-			out[i] = m[id]
-		}
-		return out, nil
-	})
+	}
+	out := make([]SystemStatus, len(ids))
+	for i, id := range ids {
+		out[i] = m[id]
+		out[i].Maintenance = under[id]
+	}
+	return out, nil
+}
+
+// MaintenanceChanged is told the systems whose maintenance state moved (a
+// window started or ended): their cached statuses, which carry the
+// Maintenance flag, are dropped.
+func (s *Service) MaintenanceChanged(ctx context.Context, systemIDs []string) {
+	if err := s.invalidate(ctx, systemIDs); err != nil {
+		s.log.WarnContext(ctx, "cache invalidation failed", "err", err)
+	}
 }
 
 func (s *Service) Configurations(ctx context.Context) ([]Configuration, error) {

@@ -16,6 +16,18 @@ const (
 	Strict Mode = "strict"
 )
 
+// MaintenanceMode says what an objective does with downtime inside a
+// maintenance window.
+type MaintenanceMode string
+
+const (
+	// MaintenanceExclude: the window clips downtime; what falls inside it
+	// is shown but not spent.
+	MaintenanceExclude MaintenanceMode = "exclude"
+	// MaintenanceCount: downtime inside a window spends budget like any.
+	MaintenanceCount MaintenanceMode = "count"
+)
+
 // Objective is a service level objective on one system: over the last
 // WindowDays, the system is up at least Target percent of the time.
 type Objective struct {
@@ -32,9 +44,13 @@ type Objective struct {
 	ExcludedUpstreamIDs []string `json:"excludedUpstreamIds"`
 	// ConfigurationID, when set, bases the objective on that one health
 	// check of the system instead of the system's aggregate health.
-	ConfigurationID string    `json:"healthCheckConfigurationId,omitempty"`
-	CreatedAt       time.Time `json:"createdAt"`
-	UpdatedAt       time.Time `json:"updatedAt"`
+	ConfigurationID string `json:"healthCheckConfigurationId,omitempty"`
+	// Maintenance says whether downtime inside a maintenance window of
+	// the system spends the budget: MaintenanceExclude (the default) or
+	// MaintenanceCount.
+	Maintenance MaintenanceMode `json:"maintenance"`
+	CreatedAt   time.Time       `json:"createdAt"`
+	UpdatedAt   time.Time       `json:"updatedAt"`
 }
 
 // excludes reports whether upstream id is excluded from blame.

@@ -148,14 +148,15 @@ func (in eventsInput) bounds(now time.Time) (from, to time.Time, limit int) {
 // objectiveFields are the settable fields, shared by create (where some
 // are required) and update (where every one is optional).
 type objectiveFields struct {
-	SystemID            *string  `json:"systemId"`
-	Name                *string  `json:"name"`
-	Description         *string  `json:"description"`
-	Target              *float64 `json:"target"`
-	WindowDays          *int     `json:"windowDays"`
-	DependencyMode      *Mode    `json:"dependencyMode"`
-	ExcludedUpstreamIDs []string `json:"excludedUpstreamIds"`
-	ConfigurationID     *string  `json:"healthCheckConfigurationId"`
+	SystemID            *string          `json:"systemId"`
+	Name                *string          `json:"name"`
+	Description         *string          `json:"description"`
+	Target              *float64         `json:"target"`
+	WindowDays          *int             `json:"windowDays"`
+	DependencyMode      *Mode            `json:"dependencyMode"`
+	ExcludedUpstreamIDs []string         `json:"excludedUpstreamIds"`
+	ConfigurationID     *string          `json:"healthCheckConfigurationId"`
+	Maintenance         *MaintenanceMode `json:"maintenance"`
 }
 
 func (f objectiveFields) validate(create bool) error {
@@ -194,6 +195,9 @@ func (f objectiveFields) validate(create bool) error {
 			return err
 		}
 	}
+	if m := f.Maintenance; m != nil && *m != MaintenanceExclude && *m != MaintenanceCount {
+		return rpc.Invalid("maintenance", `must be "exclude" or "count"`)
+	}
 	if c := f.ConfigurationID; c != nil && *c != "" {
 		return rpc.CheckID("healthCheckConfigurationId", *c)
 	}
@@ -202,7 +206,8 @@ func (f objectiveFields) validate(create bool) error {
 
 func (f objectiveFields) toInput() ObjectiveInput {
 	return ObjectiveInput{SystemID: f.SystemID, Name: f.Name, Description: f.Description, Target: f.Target,
-		WindowDays: f.WindowDays, Mode: f.DependencyMode, ExcludedUpstreamIDs: f.ExcludedUpstreamIDs, ConfigurationID: f.ConfigurationID}
+		WindowDays: f.WindowDays, Mode: f.DependencyMode, ExcludedUpstreamIDs: f.ExcludedUpstreamIDs, ConfigurationID: f.ConfigurationID,
+		Maintenance: f.Maintenance}
 }
 
 type createInput struct {

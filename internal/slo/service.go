@@ -15,6 +15,7 @@ import (
 	"github.com/checkstack/checkstack/cache"
 	"github.com/checkstack/checkstack/internal/healthcheck"
 	"github.com/checkstack/checkstack/internal/loop"
+	"github.com/checkstack/checkstack/internal/maintenance"
 	"github.com/checkstack/checkstack/internal/mutate"
 	"github.com/checkstack/checkstack/internal/rpc"
 	"github.com/checkstack/checkstack/internal/signal"
@@ -44,6 +45,14 @@ type HealthReader interface {
 	BulkHealth(ctx context.Context, systemIDs []string) ([]healthcheck.SystemStatus, error)
 }
 
+// MaintenanceReader reads the stretches systems were under maintenance;
+// *maintenance.Service is one.
+type MaintenanceReader interface {
+	// Periods returns, for each system, the periods of its windows that
+	// had not ended by since (an ongoing one has no EndedAt).
+	Periods(ctx context.Context, systemIDs []string, since time.Time) (map[string][]maintenance.Period, error)
+}
+
 // Options configure a Service. Zero values are the defaults shown.
 type Options struct {
 	// TTL is how long reads stay cached; 15s. Every change of events or
@@ -63,6 +72,9 @@ type Options struct {
 	// Retention is how long events are kept after they end; 400 days
 	// (longer than the longest window).
 	Retention time.Duration
+	// Maintenance reads maintenance periods, which clip the downtime of
+	// objectives that exclude maintenance; nil: there is none.
+	Maintenance MaintenanceReader
 	// Now is the clock; time.Now.
 	Now func() time.Time
 }
@@ -256,10 +268,63 @@ func (s *Service) withStatus(ctx context.Context, os []Objective) ([]ObjectiveSt
 	if err != nil {
 		return nil, err
 	}
+	periods, err := s.maintenanceOf(ctx, systems, now.Add(-longest))
+	if err != nil {
+		return nil, err
+	}
 	for i, o := range os {
-		out[i] = ObjectiveStatus{Objective: o, Status: ComputeStatus(o, events[o.ID], liveOf(o, health[o.SystemID]), now)}
+		live := liveOf(o, health[o.SystemID])
+		live.Maintenance = periods[o.SystemID]
+		out[i] = ObjectiveStatus{Objective: o, Status: ComputeStatus(o, events[o.ID], live, now)}
 	}
 	return out, nil
+}
+
+// maintenanceOf reads the maintenance periods of the systems since since,
+// as intervals.
+func (s *Service) maintenanceOf(ctx context.Context, systemIDs []string, since time.Time) (map[string][]Interval, error) {
+	if s.opts.Maintenance == nil {
+		return nil, nil
+	}
+	ids := slices.Compact(slices.Sorted(slices.Values(systemIDs)))
+	ps, err := s.opts.Maintenance.Periods(ctx, ids, since)
+	if err != nil {
+		return nil, fmt.Errorf("slo: maintenance periods: %w", err)
+	}
+	out := make(map[string][]Interval, len(ps))
+	for sys, list := range ps {
+		for _, p := range list {
+			in := Interval{From: p.StartedAt}
+			if p.EndedAt != nil {
+				in.To = *p.EndedAt
+			}
+			out[sys] = append(out[sys], in)
+		}
+	}
+	return out, nil
+}
+
+// MaintenanceChanged is told the systems whose maintenance state moved (a
+// window started, ended, moved or was deleted): the statuses of their
+// objectives, which maintenance clips, are dropped and announced.
+func (s *Service) MaintenanceChanged(ctx context.Context, systemIDs []string) {
+	bySystem, err := s.st.objectivesOf(ctx, systemIDs)
+	if err != nil {
+		s.log.ErrorContext(ctx, "cannot read the objectives of systems under maintenance", "err", err)
+		return
+	}
+	var os []Objective
+	var ids []string
+	for _, id := range systemIDs {
+		for _, o := range bySystem[id] {
+			os = append(os, o)
+			ids = append(ids, o.ID)
+		}
+	}
+	if err := s.invalidate(ctx, ids, systemIDs); err != nil {
+		s.log.WarnContext(ctx, "cache invalidation failed", "err", err)
+	}
+	s.announce(ctx, os)
 }
 
 // healthOf reads the live health of the systems (each once).
@@ -329,6 +394,7 @@ type ObjectiveInput struct {
 	Mode                *Mode
 	ExcludedUpstreamIDs []string // nil: unchanged
 	ConfigurationID     *string  // "": the system's aggregate health
+	Maintenance         *MaintenanceMode
 }
 
 func (in ObjectiveInput) apply(o Objective) Objective {
@@ -339,6 +405,7 @@ func (in ObjectiveInput) apply(o Objective) Objective {
 	set(&o.WindowDays, in.WindowDays)
 	set(&o.Mode, in.Mode)
 	set(&o.ConfigurationID, in.ConfigurationID)
+	set(&o.Maintenance, in.Maintenance)
 	if in.ExcludedUpstreamIDs != nil {
 		o.ExcludedUpstreamIDs = slices.Compact(slices.Sorted(slices.Values(in.ExcludedUpstreamIDs)))
 	}
@@ -376,7 +443,7 @@ func (s *Service) checkObjective(ctx context.Context, o Objective) error {
 // it opens a downtime event at once.
 func (s *Service) CreateObjective(ctx context.Context, in ObjectiveInput) (ObjectiveStatus, error) {
 	now := s.now()
-	o := in.apply(Objective{ID: newID(), Mode: Strict, ExcludedUpstreamIDs: []string{}, CreatedAt: now, UpdatedAt: now})
+	o := in.apply(Objective{ID: newID(), Mode: Strict, Maintenance: MaintenanceExclude, ExcludedUpstreamIDs: []string{}, CreatedAt: now, UpdatedAt: now})
 	if err := s.checkObjective(ctx, o); err != nil {
 		return ObjectiveStatus{}, err
 	}

@@ -6,9 +6,10 @@ import (
 	"time"
 )
 
-// Live is what health says of an objective's subject (its system, or its
-// one check) right now. Live health is authoritative for open events: an
-// open event counts up to now only while the subject is really down.
+// Live is what the rest of the platform says of an objective's subject
+// (its system, or its one check) right now: its health, and its system's
+// maintenance. Live health is authoritative for open events: an open
+// event counts up to now only while the subject is really down.
 type Live struct {
 	Down bool
 	// Since is when the subject's present state began, when health knows
@@ -16,6 +17,15 @@ type Live struct {
 	// (a recovery the engine has not recorded yet) counts up to Since, or
 	// not at all when Since is unknown.
 	Since time.Time
+	// Maintenance are the stretches the system was under maintenance
+	// (any order, overlapping or not). Unless the objective counts
+	// maintenance, downtime inside them is shown but not spent.
+	Maintenance []Interval
+}
+
+// Interval is a stretch of time; a zero To means it is still going on.
+type Interval struct {
+	From, To time.Time
 }
 
 // Multi-window burn-rate alerting, as in the SRE workbook: an alert fires
@@ -86,10 +96,13 @@ type Alerts struct {
 
 // Downtime is the downtime inside the window, by attribution.
 type Downtime struct {
-	TotalMinutes    float64            `json:"totalMinutes"`
-	SelfMinutes     float64            `json:"selfMinutes"`
-	UpstreamMinutes float64            `json:"upstreamMinutes"`
-	ByUpstream      []UpstreamDowntime `json:"byUpstream"`
+	TotalMinutes    float64 `json:"totalMinutes"`
+	SelfMinutes     float64 `json:"selfMinutes"`
+	UpstreamMinutes float64 `json:"upstreamMinutes"`
+	// MaintenanceMinutes is the part of the total inside maintenance
+	// windows: not spent, unless the objective counts maintenance.
+	MaintenanceMinutes float64            `json:"maintenanceMinutes"`
+	ByUpstream         []UpstreamDowntime `json:"byUpstream"`
 }
 
 // UpstreamDowntime is the downtime blamed on one upstream system.
@@ -114,19 +127,34 @@ func ComputeStatus(o Objective, events []Event, live Live, now time.Time) Status
 	start := now.Add(-window)
 	st := Status{WindowStart: start, ComputedAt: now, Downtime: Downtime{ByUpstream: []UpstreamDowntime{}}}
 
-	var total, self, upstream, consumed time.Duration
+	var total, self, upstream, consumed, inMaintenance, excluded time.Duration
 	var short [4]time.Duration // counted downtime in the last 5m, 30m, 1h, 6h
 	shortWindows := [4]time.Duration{5 * time.Minute, 30 * time.Minute, time.Hour, 6 * time.Hour}
 	byUpstream := map[string]*UpstreamDowntime{}
+	maint := merge(live.Maintenance, now)
+	exclude := o.Maintenance != MaintenanceCount
+	// counted is the part of [s, e) ∩ [from, to) that spends budget.
+	counted := func(s, e, from, to time.Time) time.Duration {
+		d := overlap(s, e, from, to)
+		if exclude && d > 0 {
+			d -= overlapAll(s, e, from, to, maint)
+		}
+		return d
+	}
 	for _, e := range events {
 		spends := o.Mode == Strict || e.Attribution == Self || o.excludes(e.UpstreamID)
-		if spends && e.Open() && live.Down {
+		if spends && e.Open() && live.Down && !(exclude && during(maint, now)) {
 			st.IsDegraded = true
 		}
 		end := eventEnd(e, live, now)
 		d := overlap(e.StartedAt, end, start, now)
 		if d <= 0 {
 			continue
+		}
+		m := overlapAll(e.StartedAt, end, start, now, maint)
+		inMaintenance += m
+		if exclude {
+			excluded += m
 		}
 		total += d
 		if e.Attribution == Self {
@@ -146,9 +174,9 @@ func ComputeStatus(o Objective, events []Event, live Live, now time.Time) Status
 		if !spends {
 			continue
 		}
-		consumed += d
+		consumed += counted(e.StartedAt, end, start, now)
 		for i, w := range shortWindows {
-			short[i] += overlap(e.StartedAt, end, now.Add(-w), now)
+			short[i] += counted(e.StartedAt, end, now.Add(-w), now)
 		}
 	}
 
@@ -168,7 +196,7 @@ func ComputeStatus(o Objective, events []Event, live Live, now time.Time) Status
 	st.BurnRate = st.ErrorBudget.ConsumedMinutes / budget
 
 	st.Availability = (windowMin - minutes(consumed)) / windowMin * 100
-	st.StrictAvailability = (windowMin - minutes(total)) / windowMin * 100
+	st.StrictAvailability = (windowMin - minutes(total-excluded)) / windowMin * 100
 	st.IsBreaching = st.Availability < o.Target-epsilon
 	st.AtRisk = st.ErrorBudget.RemainingPercent <= atRiskPercent+epsilon
 
@@ -182,6 +210,7 @@ func ComputeStatus(o Objective, events []Event, live Live, now time.Time) Status
 	st.Downtime.TotalMinutes = minutes(total)
 	st.Downtime.SelfMinutes = minutes(self)
 	st.Downtime.UpstreamMinutes = minutes(upstream)
+	st.Downtime.MaintenanceMinutes = minutes(inMaintenance)
 	for _, u := range byUpstream {
 		st.Downtime.ByUpstream = append(st.Downtime.ByUpstream, *u)
 	}
@@ -225,3 +254,56 @@ func overlap(s, e, from, to time.Time) time.Duration {
 }
 
 func minutes(d time.Duration) float64 { return d.Minutes() }
+
+// merge sorts intervals, ends the ongoing ones at now, and joins those
+// that overlap or touch.
+func merge(ins []Interval, now time.Time) []Interval {
+	out := make([]Interval, 0, len(ins))
+	for _, in := range ins {
+		if in.To.IsZero() || in.To.After(now) {
+			in.To = now
+		}
+		if in.To.After(in.From) {
+			out = append(out, in)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].From.Before(out[j].From) })
+	merged := out[:0]
+	for _, in := range out {
+		if n := len(merged); n > 0 && !in.From.After(merged[n-1].To) {
+			if in.To.After(merged[n-1].To) {
+				merged[n-1].To = in.To
+			}
+			continue
+		}
+		merged = append(merged, in)
+	}
+	return merged
+}
+
+// overlapAll is the length of [s, e) ∩ [from, to) ∩ (the union of ins),
+// for ins merged.
+func overlapAll(s, e, from, to time.Time, ins []Interval) time.Duration {
+	if s.Before(from) {
+		s = from
+	}
+	if e.After(to) {
+		e = to
+	}
+	var d time.Duration
+	for _, in := range ins {
+		d += overlap(s, e, in.From, in.To)
+	}
+	return d
+}
+
+// during reports whether now falls in one of the merged intervals (an
+// ongoing one ends at now).
+func during(ins []Interval, now time.Time) bool {
+	for _, in := range ins {
+		if !now.Before(in.From) && !now.After(in.To) {
+			return true
+		}
+	}
+	return false
+}

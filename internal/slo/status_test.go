@@ -991,3 +991,59 @@ func TestComputeStatusWithoutUpstreamDowntimeEncodesAnEmptyList(t *testing.T) {
 		t.Fatalf("byUpstream is not an empty list in %s", b)
 	}
 }
+
+func TestMaintenanceClipsDowntimeUnlessTheObjectiveCountsIt(t *testing.T) {
+	// 120 min down (3 h to 1 h ago), 60 of them inside a maintenance
+	// window (2.5 h to 1.5 h ago).
+	closed := []Event{selfDown(3*time.Hour, time.Hour)}
+	window := []Interval{{From: now.Add(-150 * time.Minute), To: now.Add(-90 * time.Minute)}}
+	// Down for the last 10 min, inside a window under way for 20.
+	open := []Event{selfOpen(10 * time.Minute)}
+	ongoing := []Interval{{From: now.Add(-20 * time.Minute)}}
+
+	for _, tc := range []struct {
+		name       string
+		mode       MaintenanceMode
+		events     []Event
+		live       Live
+		consumed   float64
+		strict     float64
+		inMaint    float64
+		burn6h     float64
+		burn5m     float64
+		degraded   bool
+		fast, slow bool
+	}{
+		// consumed 60: availability 100 − 60/432; 6 h burn 60/360 × 1000.
+		{"a past window, excluded", MaintenanceExclude, closed, Live{Maintenance: window}, 60, 100 - 60.0/432, 60, 60.0 / 360 * 1000, 0, false, false, false},
+		{"the default excludes", "", closed, Live{Maintenance: window}, 60, 100 - 60.0/432, 60, 60.0 / 360 * 1000, 0, false, false, false},
+		{"a past window, counted", MaintenanceCount, closed, Live{Maintenance: window}, 120, 100 - 120.0/432, 60, 120.0 / 360 * 1000, 0, false, false, false},
+		// Windows that overlap count once.
+		{"overlapping windows", MaintenanceExclude, closed, Live{Maintenance: append(window,
+			Interval{From: now.Add(-100 * time.Minute), To: now.Add(-80 * time.Minute)})}, 50, 100 - 50.0/432, 70, 50.0 / 360 * 1000, 0, false, false, false},
+		// Down now, inside a window: nothing spent, not degraded.
+		{"an ongoing window, excluded", MaintenanceExclude, open, Live{Down: true, Maintenance: ongoing}, 0, 100, 10, 0, 0, false, false, false},
+		// Counted: 10 min spent; 5 min of the last 5 → 1000×; 1 h: 166.7×; 30 m: 333×; 6 h: 27.8×.
+		{"an ongoing window, counted", MaintenanceCount, open, Live{Down: true, Maintenance: ongoing}, 10, 100 - 10.0/432, 10, 10.0 / 360 * 1000, 1000, true, true, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			o := objective(99.9, 30, Strict)
+			o.Maintenance = tc.mode
+			st := ComputeStatus(o, tc.events, tc.live, now)
+			assertNear(t, "consumedMinutes", st.ErrorBudget.ConsumedMinutes, tc.consumed)
+			assertNear(t, "availability", st.Availability, 100-tc.consumed/432)
+			assertNear(t, "strictAvailability", st.StrictAvailability, tc.strict)
+			assertNear(t, "downtime.maintenanceMinutes", st.Downtime.MaintenanceMinutes, tc.inMaint)
+			assertNear(t, "burnRates.6h", st.BurnRates.SixHours, tc.burn6h)
+			assertNear(t, "burnRates.5m", st.BurnRates.FiveMinutes, tc.burn5m)
+			if st.IsDegraded != tc.degraded || st.Alerts.FastBurn != tc.fast || st.Alerts.SlowBurn != tc.slow {
+				t.Errorf("degraded %v, fast %v, slow %v; want %v, %v, %v", st.IsDegraded, st.Alerts.FastBurn, st.Alerts.SlowBurn, tc.degraded, tc.fast, tc.slow)
+			}
+			total := 120.0
+			if len(tc.events) == 1 && tc.events[0].Open() {
+				total = 10
+			}
+			assertNear(t, "downtime.totalMinutes", st.Downtime.TotalMinutes, total) // the events are clipped, not deleted
+		})
+	}
+}

@@ -19,14 +19,14 @@ type sqlStore struct {
 // Objectives.
 
 const objectiveColumns = `id, system_id, name, description, target, window_days, dependency_mode, excluded_upstreams,
-	configuration_id, created_at, updated_at`
+	configuration_id, maintenance, created_at, updated_at`
 
 func scanObjective(row store.Scanner) (Objective, error) {
 	var o Objective
 	var mode, excluded string
 	var created, updated int64
 	err := row.Scan(&o.ID, &o.SystemID, &o.Name, &o.Description, &o.Target, &o.WindowDays, &mode, &excluded,
-		&o.ConfigurationID, &created, &updated)
+		&o.ConfigurationID, &o.Maintenance, &created, &updated)
 	if err != nil {
 		return o, err
 	}
@@ -117,12 +117,12 @@ func (st *sqlStore) objective(ctx context.Context, id string) (Objective, error)
 func objectiveArgs(o Objective) []any {
 	excluded, _ := json.Marshal(o.ExcludedUpstreamIDs) // a []string always encodes
 	return []any{o.ID, o.SystemID, o.Name, o.Description, o.Target, o.WindowDays, string(o.Mode), string(excluded),
-		o.ConfigurationID, store.Micros(o.CreatedAt), store.Micros(o.UpdatedAt)}
+		o.ConfigurationID, string(o.Maintenance), store.Micros(o.CreatedAt), store.Micros(o.UpdatedAt)}
 }
 
 // createObjective inserts o; ErrNotFound when its system does not exist.
 func (st *sqlStore) createObjective(ctx context.Context, o Objective) error {
-	_, err := st.db.ExecContext(ctx, `INSERT INTO slo_objectives (`+objectiveColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, objectiveArgs(o)...)
+	_, err := st.db.ExecContext(ctx, `INSERT INTO slo_objectives (`+objectiveColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, objectiveArgs(o)...)
 	if store.IsForeignKeyViolation(err) {
 		return errUnknownSystem
 	}
@@ -139,9 +139,10 @@ func (st *sqlStore) createObjective(ctx context.Context, o Objective) error {
 func (st *sqlStore) updateObjective(ctx context.Context, o Objective, updatedAt time.Time) error {
 	excluded, _ := json.Marshal(o.ExcludedUpstreamIDs) // a []string always encodes
 	res, err := st.db.ExecContext(ctx, `UPDATE slo_objectives SET system_id = ?, name = ?, description = ?, target = ?,
-		window_days = ?, dependency_mode = ?, excluded_upstreams = ?, configuration_id = ?, updated_at = ? WHERE id = ? AND updated_at = ?`,
+		window_days = ?, dependency_mode = ?, excluded_upstreams = ?, configuration_id = ?, maintenance = ?, updated_at = ?
+		WHERE id = ? AND updated_at = ?`,
 		o.SystemID, o.Name, o.Description, o.Target, o.WindowDays, string(o.Mode), string(excluded), o.ConfigurationID,
-		store.Micros(o.UpdatedAt), o.ID, store.Micros(updatedAt))
+		string(o.Maintenance), store.Micros(o.UpdatedAt), o.ID, store.Micros(updatedAt))
 	if store.IsForeignKeyViolation(err) {
 		return errUnknownSystem
 	}
