@@ -61,12 +61,23 @@ var listening = regexp.MustCompile(`listening on (http://\S+)`)
 
 func start(t testing.TB, database string, extra ...string) *instance {
 	t.Helper()
+	return startWith(t, runtime{}, database, extra...)
+}
+
+// startWith is start on the clock rt gives: serve's own path, with a
+// clock the test drives.
+func startWith(t testing.TB, rt runtime, database string, extra ...string) *instance {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)
 	go func() {
-		args := append([]string{"serve", "--listen", "127.0.0.1:0", "--database", database, "--log-level", "warn"}, extra...)
-		done <- run(ctx, args, noEnv, strings.NewReader(""), pw, io.Discard)
+		args := append([]string{"--listen", "127.0.0.1:0", "--database", database, "--log-level", "warn"}, extra...)
+		if rt.Clock == nil {
+			done <- run(ctx, append([]string{"serve"}, args...), noEnv, strings.NewReader(""), pw, io.Discard)
+		} else {
+			done <- serveWith(ctx, rt, args, noEnv, pw, io.Discard)
+		}
 		pw.Close()
 	}()
 	sc := bufio.NewScanner(pr)
