@@ -63,7 +63,7 @@ func (p *poster) post(procedure, body string) error {
 // with an API key, cache or not).
 func (in *instance) dataQueries(t testing.TB) int {
 	n := 0
-	for _, d := range []string{"catalog", "healthcheck", "slo", "notification"} {
+	for _, d := range []string{"catalog", "healthcheck", "slo", "notification", "incident", "maintenance"} {
 		n += in.queries(t, d)
 	}
 	return n
@@ -108,8 +108,9 @@ func BenchmarkUnreadCount(b *testing.B) {
 	}
 }
 
-// dashboard seeds systems, each with a check and an objective, and a user
-// with notifications, and returns the system ids as a JSON list.
+// dashboard seeds systems, each with a check and an objective, an
+// incident and a scheduled maintenance window on every tenth pair, and a
+// user with notifications, and returns the system ids as a JSON list.
 func dashboard(b *testing.B, in *instance, admin, user string, systems int) string {
 	var conf struct{ ID string }
 	in.ok(b, admin, "healthcheck/createConfiguration", map[string]any{
@@ -122,6 +123,12 @@ func dashboard(b *testing.B, in *instance, admin, user string, systems int) stri
 		ids[i] = sys.ID
 		in.ok(b, admin, "healthcheck/associateSystem", map[string]any{"systemId": sys.ID, "configurationId": conf.ID}, nil)
 		in.ok(b, admin, "slo/createObjective", map[string]any{"systemId": sys.ID, "name": "up", "target": 99.9, "windowDays": 30}, nil)
+	}
+	for i := 0; i+1 < len(ids); i += 10 {
+		in.ok(b, admin, "incident/createIncident", map[string]any{"title": fmt.Sprint("incident ", i), "systemIds": ids[i : i+2],
+			"initialMessage": "Investigating"}, nil)
+		in.ok(b, admin, "maintenance/createMaintenance", map[string]any{"title": fmt.Sprint("window ", i), "systemIds": ids[i : i+2],
+			"startAt": time.Now().Add(24 * time.Hour), "endAt": time.Now().Add(26 * time.Hour)}, nil)
 	}
 	uid := in.me(b, user)
 	for i := range 30 {
@@ -176,9 +183,39 @@ func BenchmarkBulkObjectives200(b *testing.B) {
 	}
 }
 
+// BenchmarkBulkIncidents200 and BenchmarkBulkMaintenances200 are the
+// bulk reads of 200 systems' incidents and maintenance windows, warm from
+// the cache and with --cache off.
+func BenchmarkBulkIncidents200(b *testing.B) { benchBulk(b, "incident/getBulkIncidentsForSystems") }
+func BenchmarkBulkMaintenances200(b *testing.B) {
+	benchBulk(b, "maintenance/getBulkMaintenancesForSystems")
+}
+
+func benchBulk(b *testing.B, procedure string) {
+	for _, mode := range benchModes {
+		b.Run(mode.name, func(b *testing.B) {
+			in, p, body := dashboardServer(b, mode.extra)
+			if err := p.post(procedure, body); err != nil {
+				b.Fatal(err)
+			}
+			before := in.dataQueries(b)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for range b.N {
+				if err := p.post(procedure, body); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.StopTimer()
+			b.ReportMetric(float64(in.dataQueries(b)-before)/float64(b.N), "queries/op")
+		})
+	}
+}
+
 // BenchmarkDashboardPoll is one poll of a dashboard of 200 systems: the
-// topology, their health, their objectives, and the user's bell and
-// inbox. It reports the database queries per 1,000 polls.
+// topology, their health, objectives, incidents and maintenance windows,
+// the open incidents and windows, and the user's bell and inbox. It
+// reports the database queries per 1,000 polls.
 func BenchmarkDashboardPoll(b *testing.B) {
 	for _, mode := range benchModes {
 		b.Run(mode.name, func(b *testing.B) {
@@ -188,6 +225,10 @@ func BenchmarkDashboardPoll(b *testing.B) {
 					{"catalog/getEntities", "{}"},
 					{"healthcheck/getBulkSystemHealthStatus", ids},
 					{"slo/getBulkObjectivesForSystems", ids},
+					{"incident/getBulkIncidentsForSystems", ids},
+					{"maintenance/getBulkMaintenancesForSystems", ids},
+					{"incident/listIncidents", "{}"},
+					{"maintenance/listMaintenances", `{"status":"scheduled"}`},
 					{"notification/getUnreadCount", "{}"},
 					{"notification/getNotifications", `{"limit":10}`},
 				} {

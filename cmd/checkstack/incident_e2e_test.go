@@ -201,3 +201,39 @@ func TestBadIncidentsAndWindowsAreRefusedByFieldAndChangeNothing(t *testing.T) {
 		}
 	})
 }
+
+func TestWarmBulkIncidentAndMaintenanceReadsOf200SystemsRunNoQuery(t *testing.T) {
+	eachDatabase(t, func(t *testing.T, database string) {
+		admin := newUser(t, database, "admin@example.com", true)
+		in := start(t, database)
+		ids := make([]string, 200)
+		for i := range ids {
+			var sys system
+			in.ok(t, admin, "catalog/createSystem", map[string]string{"name": fmt.Sprint("s", i)}, &sys)
+			ids[i] = sys.ID
+		}
+		for i := 0; i < len(ids); i += 20 {
+			in.ok(t, admin, "incident/createIncident", map[string]any{"title": "x", "systemIds": ids[i : i+2]}, nil)
+			in.ok(t, admin, "maintenance/createMaintenance", map[string]any{"title": "x", "systemIds": ids[i : i+2],
+				"startAt": "2099-01-01T00:00:00Z", "endAt": "2099-01-01T01:00:00Z"}, nil)
+		}
+		body := map[string]any{"systemIds": ids}
+		for _, p := range []string{"incident/getBulkIncidentsForSystems", "maintenance/getBulkMaintenancesForSystems"} {
+			var cold map[string]map[string][]incidentView
+			in.ok(t, admin, p, body, &cold) // fills the cache
+			for _, m := range cold {
+				if len(m) != 200 || len(m[ids[0]]) != 1 || len(m[ids[2]]) != 0 {
+					t.Fatalf("%s answered %d systems (first %d, third %d)", p, len(m), len(m[ids[0]]), len(m[ids[2]]))
+				}
+			}
+			domain := strings.Split(p, "/")[0]
+			before := in.queries(t, domain)
+			for range 10 {
+				in.ok(t, admin, p, body, nil)
+			}
+			if n := in.queries(t, domain) - before; n != 0 {
+				t.Fatalf("10 warm %s of 200 systems ran %d %s queries, want none", p, n, domain)
+			}
+		}
+	})
+}

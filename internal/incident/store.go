@@ -99,8 +99,10 @@ func (st *sqlStore) unresolvedOf(ctx context.Context, systemIDs []string) (map[s
 		out[id] = []Incident{}
 	}
 	err := store.InChunks(systemIDs, func(ids []string) error {
-		rows, err := st.db.QueryContext(ctx, `SELECT s.system_id, `+columns+` FROM incident_systems s JOIN incidents i ON i.id = s.incident_id
-			WHERE s.system_id IN (`+store.Placeholders(len(ids))+`) AND i.status <> 'resolved'
+		// CROSS JOIN makes SQLite start from the systems' links, whatever
+		// the length of the IN list (PostgreSQL plans it as any join).
+		rows, err := st.db.QueryContext(ctx, `SELECT s.system_id, `+columns+` FROM incident_systems s CROSS JOIN incidents i
+			WHERE i.id = s.incident_id AND s.system_id IN (`+store.Placeholders(len(ids))+`) AND i.status <> 'resolved'
 			ORDER BY i.created_at DESC, i.id DESC`, store.Args(ids)...)
 		var bySystem []string
 		ins, err := store.All(rows, err, func(row store.Scanner) (Incident, error) {

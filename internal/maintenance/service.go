@@ -99,7 +99,7 @@ func New(db *store.DB, provider cache.Provider, bus signal.Bus, log *slog.Logger
 	}
 	log = log.With("component", "maintenance")
 	s := &Service{
-		st: newStore(db.For("maintenance")),
+		st: newStore(db),
 		cache: cache.NewScope(provider, cache.ScopeOptions{
 			Name:       scopeName,
 			DefaultTTL: opts.TTL,

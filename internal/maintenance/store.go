@@ -1,11 +1,14 @@
 package maintenance
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/checkstack/checkstack/internal/store"
@@ -15,14 +18,18 @@ import (
 
 // sqlStore is the maintenance tables. It is the only code that reads them.
 type sqlStore struct {
-	db      *store.Handle
+	db *store.Handle
+	// clock runs the queries the clock polls with, counted apart
+	// ("maintenance-clock") so that the reads' count is the reads'.
+	clock   *store.Handle
 	systems systemlink.Table
 	updates timeline.Store
 }
 
-func newStore(db *store.Handle) sqlStore {
+func newStore(db *store.DB) sqlStore {
 	return sqlStore{
-		db:      db,
+		db:      db.For("maintenance"),
+		clock:   db.For("maintenance-clock"),
 		systems: systemlink.Table{Name: "maintenance_systems", Parent: "maintenance_id"},
 		updates: timeline.Store{Table: "maintenance_updates", Parent: "maintenance_id"},
 	}
@@ -94,9 +101,11 @@ func (st *sqlStore) openOf(ctx context.Context, systemIDs []string) (map[string]
 		out[id] = []Window{}
 	}
 	err := store.InChunks(systemIDs, func(ids []string) error {
-		rows, err := st.db.QueryContext(ctx, `SELECT s.system_id, `+columns+` FROM maintenance_systems s JOIN maintenances m ON m.id = s.maintenance_id
-			WHERE s.system_id IN (`+store.Placeholders(len(ids))+`) AND m.status IN ('scheduled', 'in_progress')
-			ORDER BY m.start_at, m.id`, store.Args(ids)...)
+		// CROSS JOIN makes SQLite start from the systems' links (PostgreSQL
+		// plans it as any join): with a long IN list it would otherwise
+		// walk every open window by its status index and probe each link.
+		rows, err := st.db.QueryContext(ctx, `SELECT s.system_id, `+columns+` FROM maintenance_systems s CROSS JOIN maintenances m
+			WHERE m.id = s.maintenance_id AND s.system_id IN (`+store.Placeholders(len(ids))+`) AND m.status IN ('scheduled', 'in_progress')`, store.Args(ids)...)
 		var bySystem []string
 		ws, err := store.All(rows, err, func(row store.Scanner) (Window, error) {
 			var sys string
@@ -117,6 +126,10 @@ func (st *sqlStore) openOf(ctx context.Context, systemIDs []string) (map[string]
 	})
 	if err != nil {
 		return nil, fmt.Errorf("maintenance: open windows of systems: %w", err)
+	}
+	// Sorted here: the query's plan is chosen for the lookup, not the order.
+	for _, ws := range out {
+		slices.SortFunc(ws, func(a, b Window) int { return cmp.Or(a.StartAt.Compare(b.StartAt), strings.Compare(a.ID, b.ID)) })
 	}
 	return out, nil
 }
@@ -307,7 +320,7 @@ func (st *sqlStore) periods(ctx context.Context, systemIDs []string, since time.
 // of a scheduled window or end of one in progress.
 func (st *sqlStore) nextDue(ctx context.Context) (time.Time, bool, error) {
 	var at sql.NullInt64
-	err := st.db.QueryRowContext(ctx, `SELECT MIN(CASE WHEN status = 'scheduled' THEN start_at ELSE end_at END)
+	err := st.clock.QueryRowContext(ctx, `SELECT MIN(CASE WHEN status = 'scheduled' THEN start_at ELSE end_at END)
 		FROM maintenances WHERE status IN ('scheduled', 'in_progress')`).Scan(&at)
 	if err != nil {
 		return time.Time{}, false, fmt.Errorf("maintenance: next due: %w", err)
@@ -318,7 +331,7 @@ func (st *sqlStore) nextDue(ctx context.Context) (time.Time, bool, error) {
 // due lists the windows with a transition due at now.
 func (st *sqlStore) due(ctx context.Context, now time.Time) ([]string, error) {
 	us := store.Micros(now)
-	ids, err := store.Strings(ctx, st.db, `SELECT id FROM maintenances
+	ids, err := store.Strings(ctx, st.clock, `SELECT id FROM maintenances
 		WHERE (status = 'scheduled' AND start_at <= ?) OR (status = 'in_progress' AND end_at <= ?) ORDER BY id`, us, us)
 	if err != nil {
 		return nil, fmt.Errorf("maintenance: due windows: %w", err)
