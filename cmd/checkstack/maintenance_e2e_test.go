@@ -227,3 +227,96 @@ func TestARecurringWindowShowsItsNextOccurrenceAndADeletedSystemLeavesWindows(t 
 		}
 	})
 }
+
+// maintenanceReads are every cached maintenance read a dashboard makes,
+// with the health reads that carry the maintenance flag.
+func (in *instance) maintenanceReads(t *testing.T, key, windowID string, systems []string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	for _, shape := range []string{`{}`, `{"status":"scheduled"}`, `{"status":"in_progress"}`, `{"status":"completed"}`,
+		`{"systemId":"` + systems[0] + `"}`, `{"systemId":"` + systems[1] + `"}`} {
+		out["listMaintenances "+shape] = string(in.call(t, key, "maintenance/listMaintenances", shape).Body)
+	}
+	for i, sys := range systems {
+		out["getMaintenancesForSystem "+sys[:4]] = string(in.call(t, key, "maintenance/getMaintenancesForSystem", map[string]string{"systemId": sys}).Body)
+		var st struct{ Maintenance bool }
+		in.ok(t, key, "healthcheck/getSystemHealthStatus", map[string]string{"systemId": sys}, &st)
+		out["getSystemHealthStatus maintenance "+string(rune('0'+i))] = map[bool]string{true: "true", false: "false"}[st.Maintenance]
+	}
+	out["getBulkMaintenancesForSystems"] = string(in.call(t, key, "maintenance/getBulkMaintenancesForSystems", map[string]any{"systemIds": systems}).Body)
+	if windowID != "" {
+		out["getMaintenance"] = string(in.call(t, key, "maintenance/getMaintenance", map[string]string{"id": windowID}).Body)
+	}
+	return out
+}
+
+func TestEveryMaintenanceChangeIsReadFreshTheMomentItsSignalArrives(t *testing.T) {
+	eachDatabase(t, func(t *testing.T, database string) {
+		admin := newUser(t, database, "admin@example.com", true)
+		t0 := time.Now().UTC().Truncate(time.Second)
+		clk := clocktest.New(t0)
+		in := startWith(t, runtime{Clock: clk}, database)
+		// The truth's clock stays put, so that only the server under test
+		// moves the window (two servers without Redis share no signals).
+		truth := startWith(t, runtime{Clock: clocktest.New(t0)}, database, "--cache", "off")
+		var a, b system
+		in.ok(t, admin, "catalog/createSystem", `{"name":"api"}`, &a)
+		in.ok(t, admin, "catalog/createSystem", `{"name":"db"}`, &b)
+		systems := []string{a.ID, b.ID}
+		events := subscribe(t, in, admin)
+
+		var w windowView
+		var updateID string
+		steps := []struct {
+			name   string
+			act    func() reply
+			action string
+		}{
+			{"schedule on a", func() reply {
+				return in.call(t, admin, "maintenance/createMaintenance", map[string]any{"title": "Upgrade", "systemIds": []string{a.ID},
+					"startAt": t0.Add(time.Hour), "endAt": t0.Add(2 * time.Hour)})
+			}, "created"},
+			{"move from a to b", func() reply {
+				return in.call(t, admin, "maintenance/updateMaintenance", map[string]any{"id": w.ID, "systemIds": []string{b.ID}})
+			}, "updated"},
+			{"later, on both", func() reply {
+				return in.call(t, admin, "maintenance/updateMaintenance", map[string]any{"id": w.ID, "systemIds": systems,
+					"startAt": t0.Add(90 * time.Minute), "description": "a new version"})
+			}, "updated"},
+			{"post an update", func() reply {
+				return in.call(t, admin, "maintenance/addUpdate", map[string]any{"maintenanceId": w.ID, "message": "Getting ready"})
+			}, "update_added"},
+			{"fix its typo", func() reply {
+				return in.call(t, admin, "maintenance/editUpdate", map[string]any{"id": updateID, "message": "Getting ready!"})
+			}, "update_edited"},
+			{"the clock starts it", func() reply { clk.Set(t0.Add(90 * time.Minute)); return reply{Status: 200} }, "started"},
+			{"close it early", func() reply { return in.call(t, admin, "maintenance/closeMaintenance", map[string]any{"id": w.ID}) }, "completed"},
+			{"delete it", func() reply { return in.call(t, admin, "maintenance/deleteMaintenance", map[string]any{"id": w.ID}) }, "deleted"},
+		}
+		for _, st := range steps {
+			in.maintenanceReads(t, admin, w.ID, systems) // warm every read
+			r := st.act()
+			if r.Status != 200 {
+				t.Fatalf("%s = %d %s", st.name, r.Status, r.Body)
+			}
+			p := awaitMaintenance(t, events, st.action)
+			if w.ID == "" {
+				r.decode(t, &w)
+			}
+			if p.MaintenanceID != w.ID {
+				t.Fatalf("%s: the signal names %s, want %s", st.name, p.MaintenanceID, w.ID)
+			}
+			if updateID == "" && st.action == "update_added" {
+				var u struct{ ID string }
+				r.decode(t, &u)
+				updateID = u.ID
+			}
+			got, want := in.maintenanceReads(t, admin, w.ID, systems), truth.maintenanceReads(t, admin, w.ID, systems)
+			for name := range want {
+				if got[name] != want[name] {
+					t.Errorf("%s: %s the moment the signal arrived:\n got %s\nwant %s", st.name, name, got[name], want[name])
+				}
+			}
+		}
+	})
+}
