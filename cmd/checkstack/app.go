@@ -192,6 +192,10 @@ func (a *app) buildServices(rt runtime) {
 	})
 }
 
+// repairEvery is how often incidents and maintenance windows are cleaned
+// of systems deleted while their hooks could not run.
+const repairEvery = 5 * time.Minute
+
 // backgroundWork is the work run starts, in order, and stops together.
 func (a *app) backgroundWork() []worker {
 	ws := []worker{
@@ -200,6 +204,10 @@ func (a *app) backgroundWork() []worker {
 		{"slo sweep", a.slos.Start, a.slos.Stop},
 		{"maintenance clock", a.maintenance.Start, a.maintenance.Stop},
 	}
+	var repair loop.Loop
+	ws = append(ws, worker{"deleted-system repair", func(ctx context.Context) {
+		repair.Start(ctx, func(ctx context.Context) { loop.Every(ctx, repairEvery, a.repairDeletedSystems) })
+	}, repair.Stop})
 	if a.relay != nil {
 		var relay relayWorker
 		ws = append([]worker{{"signal relay", func(ctx context.Context) { relay.start(ctx, a.relay, a.log) }, relay.stop}}, ws...)
@@ -286,7 +294,6 @@ func (a *app) run(ctx context.Context, stdout io.Writer) error {
 	if err := a.syncNotificationGroups(ctx); err != nil {
 		return err
 	}
-	a.repairDeletedSystems(ctx)
 	ln, err := net.Listen("tcp", a.cfg.Listen)
 	if err != nil {
 		return err

@@ -62,8 +62,9 @@ func (a *app) systemExists(ctx context.Context, id string) (bool, error) {
 	return err == nil, err
 }
 
-// repairDeletedSystems finishes, at start, the clean-up of systems deleted
-// while their hooks could not run (the process stopped in between).
+// repairDeletedSystems finishes the clean-up of systems deleted while
+// their hooks could not run (the process stopped in between): at start,
+// then every repairEvery.
 func (a *app) repairDeletedSystems(ctx context.Context) {
 	a.incidents.SystemDeleted(ctx, "")
 	a.maintenance.SystemDeleted(ctx, "")
@@ -90,7 +91,7 @@ func (a *app) notifySystem(ctx context.Context, systemID string, m notification.
 const catalogOwner = "catalog"
 
 func systemGroup(sys catalog.System) notification.Group {
-	return notification.Group{ID: notification.SystemGroupID(sys.ID), Name: sys.Name, Description: "Health and SLOs of system " + sys.Name, Owner: catalogOwner}
+	return notification.Group{ID: notification.SystemGroupID(sys.ID), Name: sys.Name, Description: "Health, incidents, maintenance and SLOs of system " + sys.Name, Owner: catalogOwner}
 }
 
 func catalogGroup(g catalog.Group) notification.Group {

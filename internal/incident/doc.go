@@ -38,7 +38,9 @@
 //     once only the first says "resolved".
 //  4. An incident left pointing at a deleted system, or left with none:
 //     deleting a system sets its links to NULL; the systemDeleted hook
-//     takes those links (each once, across instances: they are deleted as
-//     they are read) and deletes incidents left with no system. Start-up
-//     repairs a deletion whose hook never ran.
+//     locks each incident that has such a link, then takes its links (each
+//     once, across instances: they are deleted as they are taken), and
+//     deletes an incident left with no system, deciding from what it read
+//     under the lock. A periodic repair finishes a deletion whose hook
+//     never ran.
 package incident

@@ -70,7 +70,7 @@ func (s *Service) createIncident(ctx context.Context, r *rpc.Request, in createI
 	return s.Create(ctx, author(r), ci)
 }
 
-func (s *Service) updateIncident(ctx context.Context, _ *rpc.Request, in updateInput) (Incident, error) {
+func (s *Service) updateIncident(ctx context.Context, _ *rpc.Request, in updateInput) (Detail, error) {
 	u := UpdateInput{Title: in.Title, Severity: in.Severity, SuppressNotifications: in.SuppressNotifications, SystemIDs: in.SystemIDs}
 	if in.Description.Set {
 		d := &in.Description.Value

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -234,7 +233,7 @@ type CreateInput struct {
 	Severity              Severity // "": major
 	SuppressNotifications bool
 	SystemIDs             []string
-	InitialMessage        *string // posted as the first update
+	InitialMessage        *string // the first update's message; "Incident reported" when nil or empty
 }
 
 // Create opens an incident, investigating.
@@ -249,18 +248,16 @@ func (s *Service) Create(ctx context.Context, by timeline.Author, in CreateInput
 	if inc.Severity == "" {
 		inc.Severity = Major
 	}
-	var message string
-	if in.InitialMessage != nil {
+	message := "Incident reported"
+	if in.InitialMessage != nil && *in.InitialMessage != "" {
 		message = *in.InitialMessage
 	}
 	err := s.apply(ctx, "createIncident", func(ctx context.Context, tx *store.Tx) (change, error) {
 		if err := s.st.insert(ctx, tx, inc); err != nil {
 			return change{}, err
 		}
-		if message != "" {
-			if err := s.st.updates.Insert(ctx, tx, inc.ID, timeline.New(message, string(Investigating), by, now)); err != nil {
-				return change{}, err
-			}
+		if _, err := s.st.updates.Insert(ctx, tx, inc.ID, timeline.New(message, string(Investigating), by, now)); err != nil {
+			return change{}, err
 		}
 		return change{action: ActionCreated, incident: inc, systems: systems, notice: noticeCreated, message: message}, nil
 	})
@@ -281,16 +278,17 @@ type UpdateInput struct {
 	SystemIDs             []string // nil: unchanged
 }
 
-// Update changes an incident's fields and systems.
-func (s *Service) Update(ctx context.Context, id string, in UpdateInput) (Incident, error) {
+// Update changes an incident's fields and systems. The subscribers of a
+// system an unresolved incident newly affects are told of it, as if it
+// were reported there.
+func (s *Service) Update(ctx context.Context, id string, in UpdateInput) (Detail, error) {
 	var systems []string
 	if in.SystemIDs != nil {
 		systems = systemlink.Normalize(in.SystemIDs)
 		if err := s.checkSystems(ctx, in.SystemIDs); err != nil {
-			return Incident{}, err
+			return Detail{}, err
 		}
 	}
-	var out Incident
 	err := s.apply(ctx, "updateIncident", func(ctx context.Context, tx *store.Tx) (change, error) {
 		inc, err := s.st.get(ctx, tx, id, true)
 		if err != nil {
@@ -311,13 +309,27 @@ func (s *Service) Update(ctx context.Context, id string, in UpdateInput) (Incide
 			}
 			inc.SystemIDs = systems
 		}
-		out = inc
-		return change{action: ActionUpdated, incident: inc, systems: systemlink.Union(before, inc.SystemIDs)}, nil
+		ch := change{action: ActionUpdated, incident: inc, systems: systemlink.Union(before, inc.SystemIDs)}
+		if added := without(inc.SystemIDs, before); len(added) > 0 && inc.Status != Resolved {
+			ch.notice, ch.audience = noticeCreated, added
+		}
+		return ch, nil
 	})
 	if err != nil {
-		return Incident{}, s.explain(ctx, err, in.SystemIDs)
+		return Detail{}, s.explain(ctx, err, in.SystemIDs)
 	}
-	return out, nil
+	return s.Get(ctx, id)
+}
+
+// without is the ids of a not in b (both sorted).
+func without(a, b []string) []string {
+	var out []string
+	for _, id := range a {
+		if _, found := slices.BinarySearch(b, id); !found {
+			out = append(out, id)
+		}
+	}
+	return out
 }
 
 func set[T any](dst *T, src *T) {
@@ -347,10 +359,11 @@ func (s *Service) AddUpdate(ctx context.Context, by timeline.Author, incidentID,
 			return change{}, err
 		}
 		ch := change{action: ActionUpdateAdded, systems: inc.SystemIDs, message: message, from: inc.Status}
-		var to string
+		var to string // what the timeline records: a status that really changed
 		if statusChange != nil {
-			to = string(*statusChange)
-			ch.notice = s.move(&inc, *statusChange)
+			if ch.notice = s.move(&inc, *statusChange); ch.notice != noticeNone {
+				to = string(*statusChange)
+			}
 			switch ch.notice {
 			case noticeResolved:
 				ch.action = ActionResolved
@@ -363,7 +376,8 @@ func (s *Service) AddUpdate(ctx context.Context, by timeline.Author, incidentID,
 			return change{}, err
 		}
 		e := timeline.New(message, to, by, inc.UpdatedAt)
-		if err := s.st.updates.Insert(ctx, tx, incidentID, e); err != nil {
+		e, err = s.st.updates.Insert(ctx, tx, incidentID, e)
+		if err != nil {
 			return change{}, err
 		}
 		out = Update{IncidentID: incidentID, Entry: e}
@@ -416,7 +430,7 @@ func (s *Service) Resolve(ctx context.Context, by timeline.Author, id string, me
 		if err := s.st.save(ctx, tx, inc); err != nil {
 			return change{}, err
 		}
-		if err := s.st.updates.Insert(ctx, tx, id, timeline.New(m, string(Resolved), by, inc.UpdatedAt)); err != nil {
+		if _, err := s.st.updates.Insert(ctx, tx, id, timeline.New(m, string(Resolved), by, inc.UpdatedAt)); err != nil {
 			return change{}, err
 		}
 		return change{action: ActionResolved, incident: inc, systems: inc.SystemIDs, notice: noticeResolved, from: from, message: m}, nil
@@ -502,22 +516,34 @@ func (s *Service) SystemDeleted(ctx context.Context, systemID string) {
 		func(ctx context.Context) error {
 			return s.st.db.InTx(ctx, func(tx *store.Tx) error {
 				changes = changes[:0]
-				left, err := s.st.systems.Orphans(ctx, tx)
+				parents, err := s.st.systems.OrphanParents(ctx, tx)
 				if err != nil {
 					return err
 				}
-				now := s.now()
-				for _, id := range slices.Sorted(maps.Keys(left)) {
+				for _, id := range parents {
+					// Lock the incident, then take its orphaned links:
+					// the order every writer takes them in.
 					inc, err := s.st.get(ctx, tx, id, true)
+					if errors.Is(err, ErrNotFound) {
+						continue // deleted meanwhile
+					}
 					if err != nil {
 						return err
 					}
-					ch := change{action: ActionSystemRemoved, incident: inc, systems: systemlink.Union(left[id], nonEmpty(systemID))}
-					if len(left[id]) == 0 {
+					took, err := s.st.systems.DropOrphans(ctx, tx, id)
+					if err != nil {
+						return err
+					}
+					if !took {
+						continue // another caller took them
+					}
+					ch := change{action: ActionSystemRemoved, incident: inc, systems: systemlink.Union(inc.SystemIDs, nonEmpty(systemID))}
+					if len(inc.SystemIDs) == 0 {
 						ch.action = ActionDeleted
 						err = s.st.delete(ctx, tx, id)
 					} else {
-						inc.UpdatedAt = now
+						inc.UpdatedAt = s.later(inc.UpdatedAt)
+						ch.incident = inc
 						err = s.st.save(ctx, tx, inc)
 					}
 					if err != nil {
@@ -581,6 +607,9 @@ type change struct {
 	notice   notice
 	from     Status // the status before, for noticeUpdated
 	message  string // the update posted with the change
+	// audience are the systems whose subscribers are told; nil: the
+	// incident's.
+	audience []string
 }
 
 // apply runs write in a transaction, then invalidates, signals and
@@ -631,8 +660,11 @@ func (s *Service) notify(ctx context.Context, ch change) {
 	if ch.notice == noticeNone || s.opts.Notifier == nil {
 		return
 	}
-	m := s.message(ctx, ch)
-	if _, err := s.opts.Notifier.NotifySystems(ctx, ch.incident.SystemIDs, m); err != nil {
+	audience := ch.audience
+	if audience == nil {
+		audience = ch.incident.SystemIDs
+	}
+	if _, err := s.opts.Notifier.NotifySystems(ctx, audience, s.message(ctx, ch)); err != nil {
 		s.log.ErrorContext(ctx, "cannot notify an incident's subscribers", "incident", ch.incident.ID, "err", err)
 	}
 }
@@ -705,7 +737,7 @@ func (s *Service) checkSystems(ctx context.Context, ids []string) error {
 }
 
 func unknownSystem(ids []string, id string) error {
-	return rpc.Invalid(fmt.Sprintf("systemIds[%d]", slices.Index(ids, id)), fmt.Sprintf("no system %q", id))
+	return rpc.NotFoundField(fmt.Sprintf("systemIds[%d]", slices.Index(ids, id)), fmt.Sprintf("no system %q", id))
 }
 
 // explain turns a write refused for an unknown system (one deleted since
@@ -717,5 +749,5 @@ func (s *Service) explain(ctx context.Context, err error, systems []string) erro
 	if named := s.checkSystems(ctx, systems); named != nil {
 		return named
 	}
-	return rpc.Invalid("systemIds", "names a system that does not exist")
+	return rpc.NotFoundField("systemIds", "names a system that does not exist")
 }

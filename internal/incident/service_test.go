@@ -480,3 +480,30 @@ func TestUnknownSystemsAreNamedAndChangeNothing(t *testing.T) {
 		}
 	})
 }
+
+func TestASystemAnIncidentNewlyAffectsHearsOfIt(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		e := newEnv(t, db)
+		ids := e.systems(t, "a", "b", "c")
+		a, b, c := ids[0], ids[1], ids[2]
+		d := e.create(t, "Outage", a)
+		if len(d.Updates) != 1 || d.Updates[0].Message != "Incident reported" {
+			t.Fatalf("an incident created without a message: timeline %s", js(d.Updates))
+		}
+		before := len(e.notifier.all())
+		if _, err := e.s.Update(t.Context(), d.ID, UpdateInput{SystemIDs: []string{a, b, c}}); err != nil {
+			t.Fatal(err)
+		}
+		told := e.notifier.all()[before:]
+		if len(told) != 1 || !slices.Equal(told[0].Systems, systemsSorted(b, c)) || told[0].Message.Title != "Incident reported: Outage" {
+			t.Fatalf("adding systems told %+v, want one notice to the added systems only", told)
+		}
+		if _, err := e.s.Update(t.Context(), d.ID, UpdateInput{SystemIDs: []string{a}}); err != nil {
+			t.Fatal(err)
+		}
+		if len(e.notifier.all()) != before+1 {
+			t.Fatal("removing systems told someone")
+		}
+	})
+}

@@ -2,6 +2,7 @@ package loop
 
 import (
 	"context"
+	"sync"
 	"time"
 )
 
@@ -27,7 +28,7 @@ var _ Clock = Wall{}
 // Alarm does timed work at the instant it falls due: a window that
 // starts at 14:00:00 starts then, not at the next poll.
 //
-//	a := &loop.Alarm{Clock: clock, Next: store.nextDue, Fire: svc.applyDue}
+//	a := loop.NewAlarm(clock, store.nextDue, svc.applyDue)
 //	go a.Run(ctx)
 //	a.Poke() // after a change that may move the next instant
 //
@@ -37,6 +38,10 @@ var _ Clock = Wall{}
 // and must be safe to call when nothing is; Next reads what is stored, so
 // a change made anywhere (by another instance too) is seen within
 // Fallback even without a Poke.
+//
+// Work Fire cannot do (it fails, say) leaves Next naming the same past
+// instant: Run then backs off, waiting a second, then twice as long each
+// time the same instant stays due, up to Fallback, rather than spin.
 type Alarm struct {
 	Clock Clock
 	// Next is the next instant work falls due; ok false when nothing is
@@ -50,18 +55,24 @@ type Alarm struct {
 	// OnError is told Next's errors; nil: ignored.
 	OnError func(err error)
 
+	once sync.Once
 	poke chan struct{}
 }
 
 // NewAlarm returns an Alarm ready to Run.
 func NewAlarm(clock Clock, next func(ctx context.Context) (time.Time, bool, error), fire func(ctx context.Context)) *Alarm {
-	return &Alarm{Clock: clock, Next: next, Fire: fire, poke: make(chan struct{}, 1)}
+	return &Alarm{Clock: clock, Next: next, Fire: fire}
+}
+
+func (a *Alarm) pokes() chan struct{} {
+	a.once.Do(func() { a.poke = make(chan struct{}, 1) })
+	return a.poke
 }
 
 // Poke makes a running alarm look at Next again now. It never blocks.
 func (a *Alarm) Poke() {
 	select {
-	case a.poke <- struct{}{}:
+	case a.pokes() <- struct{}{}:
 	default: // already poked
 	}
 }
@@ -72,21 +83,33 @@ func (a *Alarm) Run(ctx context.Context) {
 	if fallback <= 0 {
 		fallback = 30 * time.Second
 	}
+	var stuck time.Time // a past instant still due after Fire
+	var backoff time.Duration
 	for ctx.Err() == nil {
 		a.Fire(ctx)
-		until := a.Clock.Now().Add(fallback)
+		now := a.Clock.Now()
+		until := now.Add(fallback)
 		at, ok, err := a.Next(ctx)
 		switch {
 		case err != nil:
 			if a.OnError != nil && ctx.Err() == nil {
 				a.OnError(err)
 			}
+		case ok && !at.After(now) && at.Equal(stuck):
+			// Fire could not do what is due: back off.
+			backoff = min(max(2*backoff, time.Second), fallback)
+			until = now.Add(backoff)
 		case ok && at.Before(until):
 			until = at
 		}
+		if ok && !at.After(now) {
+			stuck = at
+		} else {
+			stuck, backoff = time.Time{}, 0
+		}
 		select {
 		case <-ctx.Done():
-		case <-a.poke:
+		case <-a.pokes():
 		case <-a.Clock.At(until):
 		}
 	}

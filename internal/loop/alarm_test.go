@@ -133,3 +133,62 @@ func TestAnUnpokedAlarmFindsNewWorkByItsFallback(t *testing.T) {
 	clk.Advance(time.Minute)        // the fallback wakes it: 10 s is past by then
 	expect(t, s.fired, t0.Add(10*time.Second))
 }
+
+func TestAnAlarmWhoseWorkFailsBacksOffInsteadOfSpinning(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	clk := clocktest.New(t0)
+	var mu sync.Mutex
+	fires := 0
+	stuck := t0.Add(-time.Minute) // due, and Fire never clears it
+	a := NewAlarm(clk, func(context.Context) (time.Time, bool, error) { return stuck, true, nil },
+		func(context.Context) { mu.Lock(); fires++; mu.Unlock() })
+	a.Fallback = time.Hour
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { a.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+
+	count := func() int { mu.Lock(); defer mu.Unlock(); return fires }
+	for _, wait := range []time.Duration{time.Second, 2 * time.Second, 4 * time.Second} {
+		deadline := time.Now().Add(10 * time.Second)
+		for !clk.WaitingFor(clk.Now().Add(wait)) {
+			if time.Now().After(deadline) {
+				t.Fatalf("after %d fires the alarm does not wait %v (it spins or waits otherwise)", count(), wait)
+			}
+			time.Sleep(time.Millisecond)
+		}
+		before := count()
+		clk.Advance(wait)
+		deadline = time.Now().Add(10 * time.Second)
+		for count() == before {
+			if time.Now().After(deadline) {
+				t.Fatal("the alarm did not try again after its back-off")
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	if n := count(); n != 5 {
+		t.Fatalf("%d fires: want the first, its immediate retry, and one after each of three back-offs", n)
+	}
+}
+
+func TestAZeroAlarmStillHearsPokes(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	clk := clocktest.New(t0)
+	s := &schedule{clock: clk, fired: make(chan time.Time, 10)}
+	a := &Alarm{Clock: clk, Next: s.next, Fire: s.fire, Fallback: time.Hour}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { a.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	waitUntilWaiting(t, clk)
+	s.add(t0.Add(time.Second))
+	a.Poke()
+	deadline := time.Now().Add(10 * time.Second)
+	for !clk.WaitingFor(t0.Add(time.Second)) {
+		if time.Now().After(deadline) {
+			t.Fatal("a poke of an Alarm built without NewAlarm was lost")
+		}
+		time.Sleep(time.Millisecond)
+	}
+}

@@ -40,7 +40,7 @@ func benchWindows(b *testing.B, p cache.Provider, n int) (*Service, *store.DB, [
 		if i%10 == 0 {
 			in.Recurrence = ptr(&Recurrence{Rule: "FREQ=WEEKLY;BYDAY=SA", Timezone: "Europe/Berlin"})
 		}
-		w, err := svc.Create(ctx, in)
+		w, err := svc.Create(ctx, admin, in)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -51,7 +51,7 @@ func (s *Service) tick(ctx context.Context, id string, now time.Time) error {
 		case w.Status == Scheduled && !now.Before(w.EndAt):
 			ch, err = s.complete(ctx, tx, w, w.EndAt, now, true) // missed while no server ran
 		case w.Status == Scheduled && !now.Before(w.StartAt):
-			ch, err = s.start(ctx, tx, w, w.StartAt)
+			ch, err = s.start(ctx, tx, w, w.periodStart(w.StartAt))
 		case w.Status == InProgress && !now.Before(w.EndAt):
 			ch, err = s.complete(ctx, tx, w, w.EndAt, now, false)
 		default:
@@ -64,7 +64,7 @@ func (s *Service) tick(ctx context.Context, id string, now time.Time) error {
 			return change{}, err
 		}
 		msg := map[string]string{ActionStarted: "Maintenance started", ActionCompleted: "Maintenance completed"}[ch.action]
-		if err := s.st.updates.Insert(ctx, tx, id, timeline.New(msg, string(statusOf(ch)), timeline.Author{}, now)); err != nil {
+		if _, err := s.st.updates.Insert(ctx, tx, id, timeline.New(msg, string(statusOf(ch)), timeline.Author{}, now)); err != nil {
 			return change{}, err
 		}
 		return ch, nil
@@ -90,9 +90,8 @@ func (s *Service) move(ctx context.Context, tx *store.Tx, w Window, to Status, n
 		if !now.Before(w.EndAt) {
 			return change{}, rpc.Conflict("the window has ended")
 		}
-		if now.Before(w.StartAt) {
-			w.StartAt = now // started early
-		}
+		// Started early: the planned times stay (a recurring window's
+		// length and next occurrence come from them); StartedAt says when.
 		return s.start(ctx, tx, w, now)
 	case to == Completed && w.Status == InProgress:
 		return s.complete(ctx, tx, w, now, now, false)
@@ -110,7 +109,7 @@ func (s *Service) move(ctx context.Context, tx *store.Tx, w Window, to Status, n
 // start moves a scheduled window in progress, its period beginning at at.
 func (s *Service) start(ctx context.Context, tx *store.Tx, w Window, at time.Time) (change, error) {
 	from := w.Status
-	w.Status = InProgress
+	w.Status, w.StartedAt, w.EndedAt = InProgress, &at, nil
 	w.UpdatedAt = later(s.now(), w.UpdatedAt)
 	if err := s.st.save(ctx, tx, w, from); err != nil {
 		return change{}, err
@@ -129,7 +128,9 @@ func (s *Service) complete(ctx context.Context, tx *store.Tx, w Window, end, now
 	from := w.Status
 	var err error
 	if missed {
-		err = s.st.addPeriod(ctx, tx, w.ID, w.StartAt, w.EndAt)
+		if from := w.periodStart(w.StartAt); from.Before(w.EndAt) {
+			err = s.st.addPeriod(ctx, tx, w.ID, from, w.EndAt)
+		}
 	} else {
 		err = s.st.closePeriod(ctx, tx, w.ID, end)
 	}
@@ -137,28 +138,36 @@ func (s *Service) complete(ctx context.Context, tx *store.Tx, w Window, end, now
 		return change{}, err
 	}
 	ch := change{action: ActionCompleted, notice: noticeCompleted, live: true}
+	if missed {
+		ch.notice = noticeNone // it ended while no server ran: telling now is noise
+	}
 	sc, err := w.parsedSchedule()
 	if err != nil {
-		return change{}, fmt.Errorf("maintenance: recurrence of %s: %w", w.ID, err)
+		// A stored rule that no longer parses (or no longer fits) ends the
+		// series rather than leave the window in progress forever.
+		s.log.ErrorContext(ctx, "cannot read a window's recurrence; completing it", "maintenance", w.ID, "err", err)
+		sc = nil
 	}
 	w.Status = Completed
-	if sc == nil && end.Before(w.EndAt) {
-		w.EndAt = end
-		if !w.EndAt.After(w.StartAt) {
-			w.EndAt = w.StartAt.Add(time.Microsecond)
-		}
+	if missed {
+		w.EndedAt = nil // it never went in progress
+	} else {
+		w.EndedAt = &end
 	}
 	if sc != nil {
 		dur := w.EndAt.Sub(w.StartAt)
 		next, ok := sc.after(w.StartAt)
 		for skipped := 0; ok && !next.Add(dur).After(now) && skipped < maxSkipped; skipped++ {
-			if err := s.st.addPeriod(ctx, tx, w.ID, next, next.Add(dur)); err != nil {
-				return change{}, err
+			if from := w.periodStart(next); from.Before(next.Add(dur)) {
+				if err := s.st.addPeriod(ctx, tx, w.ID, from, next.Add(dur)); err != nil {
+					return change{}, err
+				}
 			}
 			next, ok = sc.after(next)
 		}
 		if ok {
 			w.Status, w.StartAt, w.EndAt = Scheduled, next, next.Add(dur)
+			w.StartedAt, w.EndedAt = nil, nil
 			ch.next = true
 		}
 	}
@@ -177,9 +186,7 @@ func (s *Service) cancel(ctx context.Context, tx *store.Tx, w Window, now time.T
 		if err := s.st.closePeriod(ctx, tx, w.ID, now); err != nil {
 			return change{}, err
 		}
-		if now.Before(w.EndAt) && now.After(w.StartAt) {
-			w.EndAt = now
-		}
+		w.EndedAt = &now
 	}
 	w.Status = Cancelled
 	w.UpdatedAt = later(s.now(), w.UpdatedAt)

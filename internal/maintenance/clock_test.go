@@ -2,7 +2,11 @@ package maintenance
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -73,7 +77,7 @@ func TestAWindowStartsAndEndsAtItsInstants(t *testing.T) {
 		for _, u := range got.Updates {
 			statuses = append(statuses, u.StatusChange+"/"+u.CreatedByName)
 		}
-		if !slices.Equal(statuses, []string{"completed/Checkstack", "in_progress/Checkstack"}) {
+		if !slices.Equal(statuses, []string{"completed/Checkstack", "in_progress/Checkstack", "scheduled/Ada"}) {
 			t.Errorf("timeline %v", statuses)
 		}
 	})
@@ -90,7 +94,7 @@ func TestWhatWasMissedWhileNoServerRanIsCaughtUpAtStart(t *testing.T) {
 		title := "nightly"
 		rec := &Recurrence{Rule: "FREQ=DAILY", Timezone: "UTC"}
 		end := daily.Add(time.Hour)
-		nightly, err := e.s.Create(t.Context(), WindowInput{Title: &title, StartAt: &daily, EndAt: &end, SystemIDs: sys, Recurrence: &rec})
+		nightly, err := e.s.Create(t.Context(), admin, WindowInput{Title: &title, StartAt: &daily, EndAt: &end, SystemIDs: sys, Recurrence: &rec})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -134,7 +138,7 @@ func TestARecurringWindowMovesToItsNextOccurrenceUntilItsLast(t *testing.T) {
 		start, end := t0.Add(-11*time.Hour), t0.Add(-10*time.Hour)
 		rec := &Recurrence{Rule: "FREQ=WEEKLY;BYDAY=SA;COUNT=2", Timezone: "UTC"}
 		title := "backups"
-		d, err := e.s.Create(t.Context(), WindowInput{Title: &title, StartAt: &start, EndAt: &end, SystemIDs: sys, Recurrence: &rec})
+		d, err := e.s.Create(t.Context(), admin, WindowInput{Title: &title, StartAt: &start, EndAt: &end, SystemIDs: sys, Recurrence: &rec})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -211,8 +215,8 @@ func TestSeveralInstancesMoveAWindowOnce(t *testing.T) {
 			t.Fatalf("%d periods, want 1", len(ps))
 		}
 		updates := e.get(t, d.ID).Updates
-		if len(updates) != 2 {
-			t.Fatalf("%d timeline entries, want 2 (started, completed)", len(updates))
+		if len(updates) != 3 {
+			t.Fatalf("%d timeline entries, want 3 (scheduled, started, completed)", len(updates))
 		}
 	})
 }
@@ -239,10 +243,10 @@ func TestAdminsStartCloseAndCancelWindows(t *testing.T) {
 			t.Fatal(err)
 		}
 		got := e.get(t, early.ID)
-		if got.Status != InProgress || !got.StartAt.Equal(t0.Add(10*time.Minute)) {
-			t.Fatalf("started early: %s", js(got.Window))
+		if got.Status != InProgress || !got.StartAt.Equal(t0.Add(time.Hour)) || got.StartedAt == nil || !got.StartedAt.Equal(t0.Add(10*time.Minute)) {
+			t.Fatalf("started early: %s, want the planned start kept and startedAt 12:10", js(got.Window))
 		}
-		if _, err := e.s.Update(t.Context(), early.ID, WindowInput{StartAt: ptr(t0.Add(time.Hour))}); !isStatus(err, 400) {
+		if _, err := e.s.Update(t.Context(), early.ID, WindowInput{StartAt: ptr(t0.Add(2 * time.Hour))}); !isStatus(err, 400) {
 			t.Fatalf("moving the start of a window in progress = %v, want 400", err)
 		}
 		e.clock.Set(t0.Add(20 * time.Minute))
@@ -250,7 +254,8 @@ func TestAdminsStartCloseAndCancelWindows(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if closed.Status != Completed || !closed.EndAt.Equal(t0.Add(20*time.Minute)) || closed.Updates[0].Message != "Maintenance completed early" {
+		if closed.Status != Completed || !closed.EndAt.Equal(t0.Add(3*time.Hour)) || closed.EndedAt == nil ||
+			!closed.EndedAt.Equal(t0.Add(20*time.Minute)) || closed.Updates[0].Message != "Maintenance completed early" {
 			t.Fatalf("closed: %s", js(closed))
 		}
 		if ps := e.periods(t, sys[0]); len(ps) != 1 || !ps[0].StartedAt.Equal(t0.Add(10*time.Minute)) || !ps[0].EndedAt.Equal(t0.Add(20*time.Minute)) {
@@ -385,7 +390,7 @@ func TestAWindowHoldsNotificationsForItsSpanOnly(t *testing.T) {
 		a, b := ids[0], ids[1]
 		title := "quiet"
 		start, end := t0.Add(time.Hour), t0.Add(2*time.Hour)
-		if _, err := e.s.Create(t.Context(), WindowInput{Title: &title, StartAt: &start, EndAt: &end, SystemIDs: []string{a},
+		if _, err := e.s.Create(t.Context(), admin, WindowInput{Title: &title, StartAt: &start, EndAt: &end, SystemIDs: []string{a},
 			SuppressNotifications: ptr(true)}); err != nil {
 			t.Fatal(err)
 		}
@@ -424,5 +429,131 @@ func TestAChangeReArmsTheClockAtOnce(t *testing.T) {
 		e.armed(t, t0.Add(time.Minute)) // and of its earlier start
 		e.clock.Set(t0.Add(time.Minute))
 		e.bus.await(t, ActionStarted)
+	})
+}
+
+func TestARecurringWindowStartedEarlyKeepsItsOccurrences(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		e := newEnv(t, db)
+		sys := e.systems(t, "a")
+		first := time.Date(2026, 12, 5, 1, 0, 0, 0, time.UTC) // a Saturday
+		title, end := "weekly", first.Add(time.Hour)
+		rec := &Recurrence{Rule: "FREQ=WEEKLY;BYDAY=SA", Timezone: "UTC"}
+		w, err := e.s.Create(t.Context(), admin, WindowInput{Title: &title, StartAt: &first, EndAt: &end, SystemIDs: sys, Recurrence: &rec})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Friday noon, 13 hours early.
+		must(t, second(e.s.AddUpdate(t.Context(), admin, w.ID, "starting early", ptr(InProgress))))
+		e.run(t, e.s)
+		e.armed(t, end)
+		e.clock.Set(end)
+		e.bus.await(t, ActionCompleted)
+		got := e.get(t, w.ID)
+		next := first.Add(7 * 24 * time.Hour)
+		if got.Status != Scheduled || !got.StartAt.Equal(next) || !got.EndAt.Equal(next.Add(time.Hour)) {
+			t.Fatalf("after an occurrence started early: %s, want the next Saturday 01:00–02:00", js(got.Window))
+		}
+		if ps := e.periods(t, sys[0]); len(ps) != 1 || !ps[0].StartedAt.Equal(t0) || !ps[0].EndedAt.Equal(end) {
+			t.Fatalf("the early occurrence's period: %s", js(ps))
+		}
+	})
+}
+
+func TestSendingBackUnchangedTimesChangesNothing(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		e := newEnv(t, db)
+		sys := e.systems(t, "a")
+		first := time.Date(2026, 12, 5, 1, 0, 0, 0, time.UTC)
+		title, end := "twice", first.Add(time.Hour)
+		rec := &Recurrence{Rule: "FREQ=WEEKLY;COUNT=2", Timezone: "UTC"}
+		w, err := e.s.Create(t.Context(), admin, WindowInput{Title: &title, StartAt: &first, EndAt: &end, SystemIDs: sys, Recurrence: &rec})
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.run(t, e.s)
+		e.clock.Set(first)
+		e.bus.await(t, ActionStarted)
+		e.armed(t, end)
+		e.clock.Set(end)
+		e.bus.await(t, ActionCompleted)
+		cur := e.get(t, w.ID)
+		// A form sends everything back, times and rule unchanged.
+		if _, err := e.s.Update(t.Context(), w.ID, WindowInput{Title: ptr("twice, renamed"), StartAt: &cur.StartAt, EndAt: &cur.EndAt, Recurrence: &rec}); err != nil {
+			t.Fatal(err)
+		}
+		second := first.Add(7 * 24 * time.Hour)
+		e.armed(t, second)
+		e.clock.Set(second)
+		e.bus.await(t, ActionStarted)
+		e.armed(t, second.Add(time.Hour))
+		e.clock.Set(second.Add(time.Hour))
+		e.bus.await(t, ActionCompleted)
+		done := e.get(t, w.ID)
+		if done.Status != Completed {
+			t.Fatalf("after its second of COUNT=2: %s (the resent times restarted the count)", js(done.Window))
+		}
+		if _, err := e.s.Update(t.Context(), w.ID, WindowInput{Title: ptr("done"), StartAt: &done.StartAt, EndAt: &done.EndAt}); err != nil {
+			t.Fatalf("renaming a completed window with its times sent back: %v", err)
+		}
+	})
+}
+
+func TestAWindowScheduledAfterTheFactErasesNoDowntime(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		e := newEnv(t, db)
+		sys := e.systems(t, "a")
+		// Created at t0 to cover the two hours before it.
+		title, start, end := "late", t0.Add(-2*time.Hour), t0.Add(time.Hour)
+		d, err := e.s.Create(t.Context(), admin, WindowInput{Title: &title, StartAt: &start, EndAt: &end, SystemIDs: sys})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d.Status != InProgress || d.StartedAt == nil || !d.StartedAt.Equal(t0) {
+			t.Fatalf("a window created after its start: %s, want in progress from its creation", js(d.Window))
+		}
+		if ps := e.periods(t, sys[0]); len(ps) != 1 || !ps[0].StartedAt.Equal(t0) {
+			t.Fatalf("the period of a window created after its start: %s, want it to begin when it was created", js(ps))
+		}
+	})
+}
+
+func TestDeletingASystemWhileItsWindowsAreDeletedNeverDeadlocks(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		logs := &errorLog{}
+		e := newEnv(t, db)
+		e.s.log = slog.New(logs)
+		for round := range 10 {
+			sys := e.systems(t, fmt.Sprint("s", round))
+			var ws []Detail
+			for i := range 3 {
+				ws = append(ws, e.window(t, fmt.Sprint("w", i), time.Hour, 2*time.Hour, sys...))
+			}
+			var wg sync.WaitGroup
+			start := make(chan struct{})
+			wg.Go(func() {
+				<-start
+				if err := e.catalog.DeleteSystem(context.Background(), sys[0]); err != nil {
+					t.Error(err)
+				}
+			})
+			for _, w := range ws {
+				wg.Go(func() {
+					<-start
+					if err := e.s.Delete(context.Background(), w.ID); err != nil && !errors.Is(err, ErrNotFound) {
+						t.Error(err)
+					}
+				})
+			}
+			close(start)
+			wg.Wait()
+		}
+		if lines := logs.errors(); len(lines) > 0 {
+			t.Fatalf("errors logged:\n%s", strings.Join(lines, "\n"))
+		}
 	})
 }

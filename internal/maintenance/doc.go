@@ -59,4 +59,13 @@
 //  5. Two open periods for one window: at most one may be open, by a
 //     unique index, and a period opens only with the transition to in
 //     progress that the row lock makes unique.
+//  6. A window scheduled after the fact erasing downtime already spent: no
+//     period starts before the window's current times were set.
+//
+// What it does not promise: periods belong to a window, not to its
+// systems at the time, so changing the systems of a window that ran moves
+// its past periods with it (error budgets are recomputed from the current
+// links). Transitions due at the same instant are applied one after
+// another, notifications included. Across instances, a window scheduled
+// on an instance that then stops starts on another within Fallback.
 package maintenance

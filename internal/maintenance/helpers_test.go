@@ -278,7 +278,7 @@ func (e *env) systems(t *testing.T, names ...string) []string {
 func (e *env) window(t *testing.T, title string, start, end time.Duration, systems ...string) Detail {
 	t.Helper()
 	s, en := t0.Add(start), t0.Add(end)
-	d, err := e.s.Create(t.Context(), WindowInput{Title: &title, StartAt: &s, EndAt: &en, SystemIDs: systems})
+	d, err := e.s.Create(t.Context(), admin, WindowInput{Title: &title, StartAt: &s, EndAt: &en, SystemIDs: systems})
 	if err != nil {
 		t.Fatalf("Create(%s): %v", title, err)
 	}
@@ -319,4 +319,30 @@ func js(v any) string {
 func isStatus(err error, status int) bool {
 	var e *rpc.Error
 	return errors.As(err, &e) && e.Status == status
+}
+
+// errorLog is a slog handler keeping the records at error level.
+type errorLog struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+func (l *errorLog) Enabled(_ context.Context, lv slog.Level) bool { return lv >= slog.LevelError }
+
+func (l *errorLog) Handle(_ context.Context, r slog.Record) error {
+	line := r.Message
+	r.Attrs(func(a slog.Attr) bool { line += " " + a.String(); return true })
+	l.mu.Lock()
+	l.lines = append(l.lines, line)
+	l.mu.Unlock()
+	return nil
+}
+
+func (l *errorLog) WithAttrs([]slog.Attr) slog.Handler { return l }
+func (l *errorLog) WithGroup(string) slog.Handler      { return l }
+
+func (l *errorLog) errors() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.lines)
 }

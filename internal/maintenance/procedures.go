@@ -61,13 +61,13 @@ func (s *Service) getBulkMaintenancesForSystems(ctx context.Context, _ *rpc.Requ
 	return rpc.MapJSON("maintenances", in.SystemIDs, raws), nil
 }
 
-func (s *Service) createMaintenance(ctx context.Context, _ *rpc.Request, in createInput) (Detail, error) {
-	return s.Create(ctx, in.toInput())
+func (s *Service) createMaintenance(ctx context.Context, r *rpc.Request, in createInput) (Detail, error) {
+	return s.Create(ctx, author(r), in.toInput())
 }
 
-func (s *Service) updateMaintenance(ctx context.Context, _ *rpc.Request, in updateInput) (Window, error) {
-	w, err := s.Update(ctx, in.ID, in.toInput())
-	return w, notFound(err, "maintenance", in.ID)
+func (s *Service) updateMaintenance(ctx context.Context, _ *rpc.Request, in updateInput) (Detail, error) {
+	d, err := s.Update(ctx, in.ID, in.toInput())
+	return d, notFound(err, "maintenance", in.ID)
 }
 
 func (s *Service) addUpdate(ctx context.Context, r *rpc.Request, in addUpdateInput) (Update, error) {

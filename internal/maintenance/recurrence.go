@@ -29,10 +29,11 @@ type Recurrence struct {
 }
 
 const (
-	maxRule        = 200
-	maxInterval    = 1000
-	maxCount       = 10000
-	overlapSamples = 64 // occurrences checked for overlap
+	maxRule     = 200
+	maxInterval = 1000
+	maxCount    = 10000
+	minChecked  = 8    // occurrences checked for overlap, at least…
+	maxChecked  = 1000 // …and at most
 )
 
 // schedule is a recurrence anchored at a series start.
@@ -55,7 +56,7 @@ func parseRecurrence(rec Recurrence, start time.Time, dur time.Duration) (*sched
 	if err := checkRule(rec.Rule); err != nil {
 		return nil, err
 	}
-	opt, err := rrule.StrToROptionInLocation(rec.Rule, loc)
+	opt, err := rrule.StrToROptionInLocation(inclusiveUntil(rec.Rule), loc)
 	if err != nil {
 		return nil, rpc.Invalid("recurrence.rule", err.Error())
 	}
@@ -69,8 +70,10 @@ func parseRecurrence(rec Recurrence, start time.Time, dur time.Duration) (*sched
 	if !ok {
 		return nil, rpc.Invalid("recurrence.rule", "has no occurrence at or after startAt")
 	}
-	prev := first
-	for range overlapSamples {
+	// Check a year of occurrences (and at least a few), so that a
+	// daylight-saving change that shortens a gap is among them.
+	prev, horizon := first, first.AddDate(1, 0, 1)
+	for n := 0; n < maxChecked && (n < minChecked || prev.Before(horizon)); n++ {
 		next, ok := sc.after(prev)
 		if !ok {
 			break
@@ -176,6 +179,18 @@ func checkRule(rule string) error {
 		}
 	}
 	return nil
+}
+
+// inclusiveUntil makes a date-only UNTIL (20270131) include its day, as
+// RFC 5545 means it to: rrule-go would read it as that day's midnight.
+func inclusiveUntil(rule string) string {
+	parts := strings.Split(rule, ";")
+	for i, p := range parts {
+		if v, ok := strings.CutPrefix(p, "UNTIL="); ok && len(v) == len("20060102") {
+			parts[i] = "UNTIL=" + v + "T235959"
+		}
+	}
+	return strings.Join(parts, ";")
 }
 
 func untilFormat(v string) bool {

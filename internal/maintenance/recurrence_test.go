@@ -90,3 +90,34 @@ func TestBadRecurrencesAreRefusedByField(t *testing.T) {
 		}
 	}
 }
+
+func TestADateUntilIncludesItsDay(t *testing.T) {
+	berlin, _ := time.LoadLocation("Europe/Berlin")
+	start := time.Date(2027, 1, 28, 2, 0, 0, 0, berlin)
+	sc, err := parseRecurrence(Recurrence{Rule: "FREQ=DAILY;UNTIL=20270131", Timezone: "Europe/Berlin"}, start.UTC(), time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	last, at := start.UTC(), start.UTC()
+	for {
+		next, ok := sc.after(at)
+		if !ok {
+			break
+		}
+		last, at = next, next
+	}
+	if got := last.In(berlin); got.Day() != 31 || got.Hour() != 2 {
+		t.Fatalf("the last occurrence of UNTIL=20270131 is %v, want 31 January 02:00 Berlin", got)
+	}
+}
+
+func TestAnOverlapMadeByADaylightSavingChangeIsRefused(t *testing.T) {
+	berlin, _ := time.LoadLocation("Europe/Berlin")
+	// Daily at 02:00 Berlin for 23½ hours: the night summer time starts,
+	// the gap is 23 hours.
+	start := time.Date(2027, 1, 10, 2, 0, 0, 0, berlin)
+	_, err := parseRecurrence(Recurrence{Rule: "FREQ=DAILY", Timezone: "Europe/Berlin"}, start.UTC(), 23*time.Hour+30*time.Minute)
+	if err == nil || !strings.Contains(err.Error(), "overlap") {
+		t.Fatalf("a daily window of 23½ h across the change to summer time: %v, want refused", err)
+	}
+}

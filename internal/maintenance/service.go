@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -247,8 +246,9 @@ func (s *Service) UnderMaintenance(ctx context.Context, systemIDs []string) (map
 
 // SuppressesNotifications reports whether a window with
 // SuppressNotifications covers the system now: a notification suppressor.
-// It goes by the clock, not the status, so that a health change in the
-// instant before the clock's transition lands is held too.
+// A window covers its systems while in progress, and from its planned
+// start to its planned end even before the clock's transition lands, so
+// that a health change in that instant is held too.
 func (s *Service) SuppressesNotifications(ctx context.Context, systemID string) (bool, error) {
 	ws, err := s.ForSystems(ctx, []string{systemID})
 	if err != nil {
@@ -256,7 +256,8 @@ func (s *Service) SuppressesNotifications(ctx context.Context, systemID string) 
 	}
 	now := s.now()
 	for _, w := range ws[0] {
-		if w.SuppressNotifications && !now.Before(w.StartAt) && now.Before(w.EndAt) {
+		inSpan := w.Status == InProgress || (!now.Before(w.StartAt) && now.Before(w.EndAt))
+		if w.SuppressNotifications && inSpan {
 			return true, nil
 		}
 	}
@@ -291,14 +292,15 @@ type WindowInput struct {
 }
 
 // Create schedules a window. A recurring one whose first occurrences are
-// over starts at its first occurrence still to end.
-func (s *Service) Create(ctx context.Context, in WindowInput) (Detail, error) {
+// over starts at its first occurrence still to end; one whose start has
+// passed is in progress at once.
+func (s *Service) Create(ctx context.Context, by timeline.Author, in WindowInput) (Detail, error) {
 	systems := systemlink.Normalize(in.SystemIDs)
 	if err := s.checkSystems(ctx, in.SystemIDs); err != nil {
 		return Detail{}, err
 	}
 	now := s.now()
-	w := Window{ID: newID(), Status: Scheduled, SystemIDs: systems, CreatedAt: now, UpdatedAt: now}
+	w := Window{ID: newID(), Status: Scheduled, SystemIDs: systems, CreatedAt: now, UpdatedAt: now, plannedAt: now}
 	in.apply(&w)
 	if err := s.schedule(&w, true, now); err != nil {
 		return Detail{}, err
@@ -307,7 +309,22 @@ func (s *Service) Create(ctx context.Context, in WindowInput) (Detail, error) {
 		if err := s.st.insert(ctx, tx, w); err != nil {
 			return change{}, err
 		}
-		return change{action: ActionCreated, window: w, systems: systems, notice: noticeScheduled}, nil
+		if _, err := s.st.updates.Insert(ctx, tx, w.ID, timeline.New("Maintenance scheduled", string(Scheduled), by, now)); err != nil {
+			return change{}, err
+		}
+		ch := change{action: ActionCreated, window: w, systems: systems, notice: noticeScheduled}
+		if now.Before(w.StartAt) {
+			return ch, nil
+		}
+		started, err := s.start(ctx, tx, w, w.periodStart(w.StartAt))
+		if err != nil {
+			return change{}, err
+		}
+		if _, err := s.st.updates.Insert(ctx, tx, w.ID, timeline.New("Maintenance started", string(InProgress), timeline.Author{}, now)); err != nil {
+			return change{}, err
+		}
+		started.action = ActionCreated
+		return started, nil
 	})
 	if err != nil {
 		return Detail{}, s.explain(ctx, err, in.SystemIDs)
@@ -327,11 +344,17 @@ func (in WindowInput) apply(w *Window) {
 	}
 	if in.Recurrence != nil {
 		w.Recurrence = *in.Recurrence
+		if r := w.Recurrence; r != nil {
+			w.Recurrence = &Recurrence{Rule: strings.TrimPrefix(strings.TrimSpace(r.Rule), "RRULE:"), Timezone: r.Timezone}
+		}
 	}
 }
 
-func (in WindowInput) movesTime() bool {
-	return in.StartAt != nil || in.EndAt != nil || in.Recurrence != nil
+func sameRecurrence(a, b *Recurrence) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return *a == *b
 }
 
 func set[T any](dst *T, src *T) {
@@ -386,38 +409,41 @@ func (w Window) parsedSchedule() (*schedule, error) {
 
 // Update changes a window. Its times and recurrence change only while it
 // is scheduled or in progress, and a window in progress keeps its start.
-func (s *Service) Update(ctx context.Context, id string, in WindowInput) (Window, error) {
+func (s *Service) Update(ctx context.Context, id string, in WindowInput) (Detail, error) {
 	var systems []string
 	if in.SystemIDs != nil {
 		systems = systemlink.Normalize(in.SystemIDs)
 		if err := s.checkSystems(ctx, in.SystemIDs); err != nil {
-			return Window{}, err
+			return Detail{}, err
 		}
 	}
-	var out Window
 	err := s.apply(ctx, "updateMaintenance", func(ctx context.Context, tx *store.Tx) (change, error) {
 		w, err := s.st.get(ctx, tx, id, true)
 		if err != nil {
 			return change{}, err
 		}
 		old := w
-		if in.movesTime() {
-			if !w.Status.open() {
-				return change{}, rpc.Conflict(fmt.Sprintf("the window is %s: its times and recurrence can no longer change", w.Status))
-			}
-			if w.Status == InProgress && in.StartAt != nil && !in.StartAt.UTC().Truncate(time.Second).Equal(w.StartAt) {
-				return change{}, rpc.Invalid("startAt", "a window in progress has started; change endAt, or close it")
-			}
-		}
 		in.apply(&w)
 		w.UpdatedAt = later(s.now(), w.UpdatedAt)
-		if in.movesTime() {
-			if w.Status == InProgress && !w.EndAt.After(s.now()) {
+		// Only times or a rule that really differ count as a move: a form
+		// that sends them back unchanged changes nothing (and does not
+		// restart a COUNT).
+		startMoved := !w.StartAt.Equal(old.StartAt)
+		ruleMoved := !sameRecurrence(w.Recurrence, old.Recurrence)
+		if startMoved || ruleMoved || !w.EndAt.Equal(old.EndAt) {
+			if !old.Status.open() {
+				return change{}, rpc.Conflict(fmt.Sprintf("the window is %s: its times and recurrence can no longer change", old.Status))
+			}
+			if old.Status == InProgress && startMoved {
+				return change{}, rpc.Invalid("startAt", "a window in progress has started; change endAt, or close it")
+			}
+			if old.Status == InProgress && !w.EndAt.After(s.now()) {
 				return change{}, rpc.Invalid("endAt", "must be in the future for a window in progress (close it to end it now)")
 			}
-			if err := s.schedule(&w, in.StartAt != nil || in.Recurrence != nil, s.now()); err != nil {
+			if err := s.schedule(&w, startMoved, s.now()); err != nil {
 				return change{}, err
 			}
+			w.plannedAt = s.now()
 		}
 		if err := s.st.save(ctx, tx, w, old.Status); err != nil {
 			return change{}, err
@@ -434,13 +460,28 @@ func (s *Service) Update(ctx context.Context, id string, in WindowInput) (Window
 				return change{}, err
 			}
 		}
-		out = w
-		return change{action: ActionUpdated, window: w, systems: systemlink.Union(old.SystemIDs, w.SystemIDs), live: live}, nil
+		ch := change{action: ActionUpdated, window: w, systems: systemlink.Union(old.SystemIDs, w.SystemIDs), live: live}
+		// Systems the window now covers learn of it as the others did.
+		if added := without(w.SystemIDs, old.SystemIDs); len(added) > 0 && w.Status.open() {
+			ch.audience, ch.notice = added, map[Status]notice{Scheduled: noticeScheduled, InProgress: noticeStarted}[w.Status]
+		}
+		return ch, nil
 	})
 	if err != nil {
-		return Window{}, s.explain(ctx, err, in.SystemIDs)
+		return Detail{}, s.explain(ctx, err, in.SystemIDs)
 	}
-	return out, nil
+	return s.Get(ctx, id)
+}
+
+// without is the ids of a not in b (both sorted).
+func without(a, b []string) []string {
+	var out []string
+	for _, id := range a {
+		if _, found := slices.BinarySearch(b, id); !found {
+			out = append(out, id)
+		}
+	}
+	return out
 }
 
 // later is now, or just after prev when the clock has not moved past it.
@@ -475,12 +516,13 @@ func (s *Service) AddUpdate(ctx context.Context, by timeline.Author, id, message
 			}
 			ch.window = w
 		}
-		var to string
-		if statusChange != nil {
+		var to string // what the timeline records: a status that really changed
+		if statusChange != nil && *statusChange != w.Status {
 			to = string(*statusChange)
 		}
 		e := timeline.New(message, to, by, s.now())
-		if err := s.st.updates.Insert(ctx, tx, id, e); err != nil {
+		e, err = s.st.updates.Insert(ctx, tx, id, e)
+		if err != nil {
 			return change{}, err
 		}
 		ch.message = message
@@ -518,7 +560,7 @@ func (s *Service) manual(ctx context.Context, name string, by timeline.Author, i
 		if err != nil {
 			return change{}, err
 		}
-		if err := s.st.updates.Insert(ctx, tx, id, timeline.New(m, string(to), by, now)); err != nil {
+		if _, err := s.st.updates.Insert(ctx, tx, id, timeline.New(m, string(to), by, now)); err != nil {
 			return change{}, err
 		}
 		ch.message = m
@@ -606,25 +648,34 @@ func (s *Service) SystemDeleted(ctx context.Context, systemID string) {
 		func(ctx context.Context) error {
 			return s.st.db.InTx(ctx, func(tx *store.Tx) error {
 				changes = changes[:0]
-				left, err := s.st.systems.Orphans(ctx, tx)
+				parents, err := s.st.systems.OrphanParents(ctx, tx)
 				if err != nil {
 					return err
 				}
-				for _, id := range slices.Sorted(maps.Keys(left)) {
+				for _, id := range parents {
+					// Lock the window, then take its orphaned links: the
+					// order every writer takes them in.
 					w, err := s.st.get(ctx, tx, id, true)
+					if errors.Is(err, ErrNotFound) {
+						continue // deleted meanwhile
+					}
 					if err != nil {
 						return err
 					}
-					live, err := s.st.hasPeriods(ctx, tx, id)
+					took, err := s.st.systems.DropOrphans(ctx, tx, id)
 					if err != nil {
 						return err
 					}
-					ch := change{action: ActionSystemRemoved, window: w, systems: systemlink.Union(left[id], nonEmpty(systemID)), live: live}
-					if len(left[id]) == 0 {
+					if !took {
+						continue // another caller took them
+					}
+					ch := change{action: ActionSystemRemoved, window: w, systems: systemlink.Union(w.SystemIDs, nonEmpty(systemID))}
+					if len(w.SystemIDs) == 0 {
 						ch.action = ActionDeleted
 						err = s.st.delete(ctx, tx, id)
 					} else {
 						w.UpdatedAt = later(s.now(), w.UpdatedAt)
+						ch.window = w
 						err = s.st.save(ctx, tx, w, w.Status)
 					}
 					if err != nil {
@@ -689,6 +740,9 @@ type change struct {
 	// next is set when a recurring window's occurrence completed and the
 	// next one is scheduled.
 	next bool
+	// audience are the systems whose subscribers are told; nil: the
+	// window's.
+	audience []string
 }
 
 // errNothing is a write's way of saying there was nothing to do: apply
@@ -748,7 +802,11 @@ func (s *Service) notify(ctx context.Context, ch change) {
 	if ch.notice == noticeNone || s.opts.Notifier == nil {
 		return
 	}
-	if _, err := s.opts.Notifier.NotifySystems(ctx, ch.window.SystemIDs, s.message(ctx, ch)); err != nil {
+	audience := ch.audience
+	if audience == nil {
+		audience = ch.window.SystemIDs
+	}
+	if _, err := s.opts.Notifier.NotifySystems(ctx, audience, s.message(ctx, ch)); err != nil {
 		s.log.ErrorContext(ctx, "cannot notify a window's subscribers", "maintenance", ch.window.ID, "err", err)
 	}
 }
@@ -795,8 +853,12 @@ func (w Window) span() string {
 			loc = l
 		}
 	}
-	const layout = "Mon 2 Jan 2006 15:04 MST"
-	return w.StartAt.In(loc).Format(layout) + " – " + w.EndAt.In(loc).Format(layout)
+	start, end := w.StartAt.In(loc), w.EndAt.In(loc)
+	const day, clock = "Mon 2 Jan 2006", "15:04"
+	if start.Format(day) == end.Format(day) {
+		return start.Format(day+" "+clock) + "–" + end.Format(clock+" MST")
+	}
+	return start.Format(day+" "+clock+" MST") + " – " + end.Format(day+" "+clock+" MST")
 }
 
 func (s *Service) checkSystems(ctx context.Context, ids []string) error {
@@ -809,7 +871,7 @@ func (s *Service) checkSystems(ctx context.Context, ids []string) error {
 			return err
 		}
 		if !ok {
-			return rpc.Invalid(fmt.Sprintf("systemIds[%d]", i), fmt.Sprintf("no system %q", id))
+			return rpc.NotFoundField(fmt.Sprintf("systemIds[%d]", i), fmt.Sprintf("no system %q", id))
 		}
 	}
 	return nil
@@ -822,5 +884,5 @@ func (s *Service) explain(ctx context.Context, err error, systems []string) erro
 	if named := s.checkSystems(ctx, systems); named != nil {
 		return named
 	}
-	return rpc.Invalid("systemIds", "names a system that does not exist")
+	return rpc.NotFoundField("systemIds", "names a system that does not exist")
 }

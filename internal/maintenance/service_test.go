@@ -155,13 +155,33 @@ func TestBadWindowsAreRefusedByFieldAndChangeNothing(t *testing.T) {
 			{WindowInput{Title: &title, StartAt: at(-48 * time.Hour), EndAt: at(-47 * time.Hour), SystemIDs: []string{a},
 				Recurrence: ptr(&Recurrence{Rule: "FREQ=DAILY;COUNT=1", Timezone: "UTC"})}, "recurrence.rule: has no occurrence still to end"},
 		} {
-			_, err := e.s.Create(t.Context(), tc.in)
+			_, err := e.s.Create(t.Context(), admin, tc.in)
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("Create = %v, want %q", err, tc.want)
 			}
 		}
 		if ws, _ := e.truth.List(t.Context(), Filter{}); len(ws) != 0 {
 			t.Fatalf("refused windows were stored: %s", js(ws))
+		}
+	})
+}
+
+func TestASystemAWindowNewlyCoversHearsOfIt(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		e := newEnv(t, db)
+		ids := e.systems(t, "a", "b")
+		a, b := ids[0], ids[1]
+		w := e.window(t, "w", time.Hour, 2*time.Hour, a)
+		before := len(e.notifier.titles())
+		if _, err := e.s.Update(t.Context(), w.ID, WindowInput{SystemIDs: []string{a, b}}); err != nil {
+			t.Fatal(err)
+		}
+		e.notifier.mu.Lock()
+		told := slices.Clone(e.notifier.sent[before:])
+		e.notifier.mu.Unlock()
+		if len(told) != 1 || !slices.Equal(told[0].Systems, []string{b}) || told[0].Message.Title != "Maintenance scheduled: w" {
+			t.Fatalf("adding a system told %+v, want the added system told it is scheduled", told)
 		}
 	})
 }

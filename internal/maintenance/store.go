@@ -36,21 +36,25 @@ func newStore(db *store.DB) sqlStore {
 }
 
 const columns = `m.id, m.title, m.description, m.status, m.start_at, m.end_at, m.suppress_notifications,
-	m.recurrence_rule, m.recurrence_timezone, m.series_start_at, m.created_at, m.updated_at`
+	m.recurrence_rule, m.recurrence_timezone, m.series_start_at, m.planned_at, m.started_at, m.ended_at, m.created_at, m.updated_at`
 
 func scanWindow(row store.Scanner) (Window, error) {
 	var w Window
-	var start, end, series, created, updated int64
+	var start, end, series, planned, created, updated int64
+	var started, ended sql.NullInt64
 	var rule, tz string
 	err := row.Scan(&w.ID, &w.Title, &w.Description, &w.Status, &start, &end, &w.SuppressNotifications,
-		&rule, &tz, &series, &created, &updated)
+		&rule, &tz, &series, &planned, &started, &ended, &created, &updated)
 	if err != nil {
 		return w, err
 	}
 	w.StartAt, w.EndAt, w.seriesStart = store.FromMicros(start), store.FromMicros(end), store.FromMicros(series)
+	w.plannedAt = store.FromMicros(planned)
+	w.StartedAt, w.EndedAt = timePtr(started), timePtr(ended)
 	w.CreatedAt, w.UpdatedAt = store.FromMicros(created), store.FromMicros(updated)
 	if rule != "" {
 		w.Recurrence = &Recurrence{Rule: rule, Timezone: tz}
+		w.SeriesStartAt = &w.seriesStart
 	}
 	w.SystemIDs = []string{}
 	return w, nil
@@ -182,6 +186,21 @@ func (st *sqlStore) detail(ctx context.Context, id string) (Detail, error) {
 	return Detail{Window: w, Updates: us}, nil
 }
 
+func timePtr(v sql.NullInt64) *time.Time {
+	if !v.Valid {
+		return nil
+	}
+	t := store.FromMicros(v.Int64)
+	return &t
+}
+
+func micros(t *time.Time) any {
+	if t == nil {
+		return nil
+	}
+	return store.Micros(*t)
+}
+
 func recurrenceArgs(w Window) (string, string) {
 	if w.Recurrence == nil {
 		return "", ""
@@ -194,9 +213,11 @@ func recurrenceArgs(w Window) (string, string) {
 func (st *sqlStore) insert(ctx context.Context, tx *store.Tx, w Window) error {
 	rule, tz := recurrenceArgs(w)
 	_, err := tx.ExecContext(ctx, `INSERT INTO maintenances (id, title, description, status, start_at, end_at, suppress_notifications,
-		recurrence_rule, recurrence_timezone, series_start_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		recurrence_rule, recurrence_timezone, series_start_at, planned_at, started_at, ended_at, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		w.ID, w.Title, w.Description, string(w.Status), store.Micros(w.StartAt), store.Micros(w.EndAt), w.SuppressNotifications,
-		rule, tz, store.Micros(w.seriesStart), store.Micros(w.CreatedAt), store.Micros(w.UpdatedAt))
+		rule, tz, store.Micros(w.seriesStart), store.Micros(w.plannedAt), micros(w.StartedAt), micros(w.EndedAt),
+		store.Micros(w.CreatedAt), store.Micros(w.UpdatedAt))
 	if err != nil {
 		return fmt.Errorf("maintenance: insert: %w", err)
 	}
@@ -216,10 +237,11 @@ func (st *sqlStore) setSystems(ctx context.Context, tx *store.Tx, id string, sys
 func (st *sqlStore) save(ctx context.Context, tx *store.Tx, w Window, from Status) error {
 	rule, tz := recurrenceArgs(w)
 	res, err := tx.ExecContext(ctx, `UPDATE maintenances SET title = ?, description = ?, status = ?, start_at = ?, end_at = ?,
-		suppress_notifications = ?, recurrence_rule = ?, recurrence_timezone = ?, series_start_at = ?, updated_at = ?
-		WHERE id = ? AND status = ?`,
+		suppress_notifications = ?, recurrence_rule = ?, recurrence_timezone = ?, series_start_at = ?, planned_at = ?,
+		started_at = ?, ended_at = ?, updated_at = ? WHERE id = ? AND status = ?`,
 		w.Title, w.Description, string(w.Status), store.Micros(w.StartAt), store.Micros(w.EndAt), w.SuppressNotifications,
-		rule, tz, store.Micros(w.seriesStart), store.Micros(w.UpdatedAt), w.ID, string(from))
+		rule, tz, store.Micros(w.seriesStart), store.Micros(w.plannedAt), micros(w.StartedAt), micros(w.EndedAt),
+		store.Micros(w.UpdatedAt), w.ID, string(from))
 	if err != nil {
 		return fmt.Errorf("maintenance: update %s: %w", w.ID, err)
 	}

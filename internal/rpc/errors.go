@@ -51,3 +51,10 @@ func Conflict(msg string) *Error {
 func TooManyRequests(msg string) *Error {
 	return &Error{http.StatusTooManyRequests, "TOO_MANY_REQUESTS", msg}
 }
+
+// NotFoundField is a 404 for an id in a field of the input that names
+// nothing: NotFoundField("systemIds[1]", `no system "x"`) reads
+// `systemIds[1]: no system "x"`.
+func NotFoundField(field, reason string) *Error {
+	return &Error{http.StatusNotFound, "NOT_FOUND", field + ": " + reason}
+}

@@ -68,3 +68,27 @@ func TestATimeThatIsNotOneNamesItsField(t *testing.T) {
 		t.Errorf("an unknown field inside a Nullable object: %v", err)
 	}
 }
+
+func TestAFieldOfAnEmbeddedStructIsNamedAsTheClientWroteIt(t *testing.T) {
+	type fields struct {
+		Target *float64 `json:"target"`
+		Rec    Nullable[struct {
+			Rule int `json:"rule"`
+		}] `json:"recurrence"`
+		StartAt *Time `json:"startAt"`
+	}
+	type in struct {
+		ID string `json:"id"`
+		fields
+	}
+	for body, want := range map[string]string{
+		`{"target":"x"}`:              "target: must be a number",
+		`{"startAt":"soon"}`:          "startAt: must be a time",
+		`{"recurrence":{"rule":"x"}}`: "recurrence.rule: must be an integer",
+		`{"id":5}`:                    "id: must be a string",
+	} {
+		if _, err := Decode[in]([]byte(body)); err == nil || !strings.HasPrefix(err.Error(), want) {
+			t.Errorf("Decode(%s) = %v, want %q", body, err, want)
+		}
+	}
+}

@@ -21,6 +21,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"reflect"
 	"strings"
 )
 
@@ -217,7 +218,7 @@ func DecodeStrict[In any](body []byte) (In, error) {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&in); err != nil {
-		return in, decodeError(err)
+		return in, decodeError(err, reflect.TypeFor[In]())
 	}
 	if _, err := dec.Token(); err != io.EOF {
 		return in, BadRequest("body: unexpected data after the JSON object")
@@ -225,14 +226,15 @@ func DecodeStrict[In any](body []byte) (In, error) {
 	return in, nil
 }
 
-func decodeError(err error) *Error {
+// decodeError is err, from decoding a t, as an error naming the field.
+func decodeError(err error, t reflect.Type) *Error {
 	var syn *json.SyntaxError
 	var typ *json.UnmarshalTypeError
 	switch {
 	case errors.As(err, &syn):
 		return BadRequest("body: malformed JSON at byte %d", syn.Offset)
 	case errors.As(err, &typ):
-		field := typ.Field
+		field := jsonPath(t, typ.Field)
 		if field == "" {
 			field = "body"
 		}
@@ -247,6 +249,44 @@ func decodeError(err error) *Error {
 	default:
 		return BadRequest("body: %v", err)
 	}
+}
+
+// jsonPath is a decoding error's field path as the client wrote it: the
+// path encoding/json reports names an embedded struct by its Go name
+// ("objectiveFields.target"), which is not in the JSON.
+func jsonPath(t reflect.Type, path string) string {
+	if path == "" {
+		return ""
+	}
+	var out []string
+	for _, seg := range strings.Split(path, ".") {
+		for t != nil && (t.Kind() == reflect.Pointer || t.Kind() == reflect.Slice || t.Kind() == reflect.Map) {
+			t = t.Elem()
+		}
+		if t == nil || t.Kind() != reflect.Struct {
+			out, t = append(out, seg), nil
+			continue
+		}
+		if f, ok := t.FieldByName(seg); ok && f.Anonymous && !strings.EqualFold(f.Tag.Get("json"), seg) {
+			t = f.Type // an embedded struct: not part of the JSON path
+			continue
+		}
+		out = append(out, seg)
+		t = fieldByJSONName(t, seg)
+	}
+	return strings.Join(out, ".")
+}
+
+// fieldByJSONName is the type of t's field that JSON calls name, or nil.
+func fieldByJSONName(t reflect.Type, name string) reflect.Type {
+	var found reflect.Type
+	for _, f := range reflect.VisibleFields(t) {
+		tag, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if tag == name || (tag == "" && strings.EqualFold(f.Name, name)) {
+			found = f.Type
+		}
+	}
+	return found
 }
 
 func jsonType(kind string) string {

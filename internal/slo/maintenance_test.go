@@ -32,8 +32,8 @@ func TestAMaintenanceWindowSparesTheBudgetOfObjectivesThatExcludeIt(t *testing.T
 		counting := e.addObjective(counts)
 		e.warm("api", excludes.ID, counting.ID)
 
-		title, start, end := "upgrade", e.clock.Now(), e.clock.Now().Add(time.Hour)
-		w, err := maint.Create(t.Context(), maintenance.WindowInput{Title: &title, StartAt: &start, EndAt: &end, SystemIDs: []string{"api"}})
+		title, start, end := "upgrade", e.clock.Now().Add(time.Minute), e.clock.Now().Add(time.Hour)
+		w, err := maint.Create(t.Context(), timeline.Author{}, maintenance.WindowInput{Title: &title, StartAt: &start, EndAt: &end, SystemIDs: []string{"api"}})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -9,10 +9,10 @@
 //
 // Deleting a catalog system sets its links to NULL rather than deleting
 // them, so the entities it affected can still be found afterwards:
-// Orphans takes those links (once, whichever instance asks) and says which
-// entities lost a system and which were left with none. The catalog's
-// systemDeleted hook calls it; so does start-up, for a deletion whose
-// hook never ran.
+// OrphanParents lists them, and DropOrphans takes one's links (once,
+// whichever instance asks) after the caller has locked it. The catalog's
+// systemDeleted hook does this; so does a periodic repair, for a deletion
+// whose hook never ran.
 package systemlink
 
 import (
@@ -89,19 +89,31 @@ func (t Table) Of(ctx context.Context, q store.Queryer, parentIDs []string) (map
 	return out, nil
 }
 
-// Orphans takes the links a deleted system left (system_id NULL) and
-// returns, for each parent that had one, the systems it still has (empty:
-// it has none left). Run it in a transaction: the links are deleted as
-// they are read, so of two callers at once only one gets each parent.
-func (t Table) Orphans(ctx context.Context, q store.Executor) (map[string][]string, error) {
-	parents, err := store.Strings(ctx, q, `DELETE FROM `+t.Name+` WHERE system_id IS NULL RETURNING `+t.Parent)
+// OrphanParents lists, sorted, the parents that have a link a deleted
+// system left (system_id NULL). The caller locks each parent (in this
+// order, the order every writer locks parents in), then takes its links
+// with DropOrphans.
+func (t Table) OrphanParents(ctx context.Context, q store.Queryer) ([]string, error) {
+	ids, err := store.Strings(ctx, q, `SELECT DISTINCT `+t.Parent+` FROM `+t.Name+` WHERE system_id IS NULL ORDER BY `+t.Parent)
 	if err != nil {
-		return nil, fmt.Errorf("systemlink: take orphans of %s: %w", t.Name, err)
+		return nil, fmt.Errorf("systemlink: orphans of %s: %w", t.Name, err)
 	}
-	if len(parents) == 0 {
-		return map[string][]string{}, nil
+	return ids, nil
+}
+
+// DropOrphans deletes parentID's links to deleted systems and reports
+// whether there were any: of two callers at once, one takes them and the
+// other finds none.
+func (t Table) DropOrphans(ctx context.Context, q store.Executor, parentID string) (bool, error) {
+	res, err := q.ExecContext(ctx, `DELETE FROM `+t.Name+` WHERE `+t.Parent+` = ? AND system_id IS NULL`, parentID)
+	if err != nil {
+		return false, fmt.Errorf("systemlink: drop orphans of %s: %w", t.Name, err)
 	}
-	return t.Of(ctx, q, Normalize(parents))
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("systemlink: drop orphans of %s: %w", t.Name, err)
+	}
+	return n > 0, nil
 }
 
 // Normalize sorts ids and drops repeats.

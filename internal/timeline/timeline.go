@@ -82,14 +82,24 @@ type Store struct {
 
 const columns = `id, message, status_change, created_at, created_by, created_by_name, edited_at`
 
-// Insert adds e to the timeline of parentID.
-func (st Store) Insert(ctx context.Context, q store.Executor, parentID string, e Entry) error {
+// Insert adds e to the timeline of parentID and returns it as stored:
+// its time is moved just past the newest entry's when it is not later, so
+// that the timeline's order is the order entries were posted in. Run it
+// in the transaction that holds the parent.
+func (st Store) Insert(ctx context.Context, q store.Executor, parentID string, e Entry) (Entry, error) {
+	var newest int64
+	if err := q.QueryRowContext(ctx, `SELECT COALESCE(MAX(created_at), 0) FROM `+st.Table+` WHERE `+st.Parent+` = ?`, parentID).Scan(&newest); err != nil {
+		return e, fmt.Errorf("timeline: read %s: %w", st.Table, err)
+	}
+	if at := store.Micros(e.CreatedAt); at <= newest {
+		e.CreatedAt = store.FromMicros(newest + 1)
+	}
 	_, err := q.ExecContext(ctx, `INSERT INTO `+st.Table+` (`+st.Parent+`, `+columns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
 		parentID, e.ID, e.Message, e.StatusChange, store.Micros(e.CreatedAt), e.CreatedBy, e.CreatedByName, nil)
 	if err != nil {
-		return fmt.Errorf("timeline: insert into %s: %w", st.Table, err)
+		return e, fmt.Errorf("timeline: insert into %s: %w", st.Table, err)
 	}
-	return nil
+	return e, nil
 }
 
 // Of returns the updates of each parent, newest first; every id gets an

@@ -19,6 +19,14 @@ CREATE TABLE maintenances (
     recurrence_rule        TEXT NOT NULL DEFAULT '',
     recurrence_timezone    TEXT NOT NULL DEFAULT '',
     series_start_at        BIGINT NOT NULL,
+    -- When the current times were set: no maintenance period starts
+    -- before it, so a window scheduled after the fact erases no downtime
+    -- already spent.
+    planned_at             BIGINT NOT NULL,
+    -- When the current occurrence really went in progress and ended (an
+    -- early start or close leaves the planned times as they were).
+    started_at             BIGINT,
+    ended_at               BIGINT,
     created_at             BIGINT NOT NULL,
     updated_at             BIGINT NOT NULL,
     CHECK (end_at > start_at)
