@@ -51,8 +51,8 @@ type Window struct {
 	// SeriesStartAt is the start the recurrence counts its occurrences
 	// (and COUNT) from: null for a one-off window.
 	SeriesStartAt *time.Time `json:"seriesStartAt,omitempty"`
-	CreatedAt             time.Time   `json:"createdAt"`
-	UpdatedAt             time.Time   `json:"updatedAt"`
+	CreatedAt     time.Time  `json:"createdAt"`
+	UpdatedAt     time.Time  `json:"updatedAt"`
 
 	seriesStart time.Time // the DTSTART the recurrence counts from
 	// plannedAt is when the window's current times were set: no period
