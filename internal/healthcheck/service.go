@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/checkstack/checkstack/cache"
+	"github.com/checkstack/checkstack/internal/hook"
 	"github.com/checkstack/checkstack/internal/mutate"
 	"github.com/checkstack/checkstack/internal/probe"
 	"github.com/checkstack/checkstack/internal/rpc"
@@ -102,6 +103,8 @@ type Service struct {
 	mu            sync.Mutex
 	onChange      []func(ctx context.Context, c StatusChange)
 	onCheckChange []func(ctx context.Context, c CheckChange)
+	onRun         hook.List[RunRecorded]
+	onRemoved     hook.List[Removed]
 	scheduler     interface {
 		RunNow(ctx context.Context, configurationID string) error
 	}
@@ -163,6 +166,18 @@ func (s *Service) OnCheckStatusChange(fn func(ctx context.Context, c CheckChange
 	s.onCheckChange = append(s.onCheckChange, fn)
 	s.mu.Unlock()
 }
+
+// RunRecorded is a run as recorded, with the systems it applies to.
+type RunRecorded struct {
+	Run       Run
+	SystemIDs []string
+}
+
+// OnRunRecorded registers fn to run after each run is recorded and its
+// effects on health are stored, invalidated and announced (the anomaly
+// detector looks at every run). Runs of different configurations may be
+// told concurrently.
+func (s *Service) OnRunRecorded(fn func(ctx context.Context, r RunRecorded)) { s.onRun.Add(fn) }
 
 func (s *Service) now() time.Time { return s.opts.Now().UTC().Truncate(time.Microsecond) }
 
@@ -232,6 +247,18 @@ func (s *Service) Configuration(ctx context.Context, id string) (Configuration, 
 // configuration.
 func (s *Service) SystemConfigurations(ctx context.Context, systemID string) ([]Association, []Configuration, error) {
 	return s.st.systemAssociations(ctx, systemID)
+}
+
+// Runs lists a configuration's runs started at since or later, oldest
+// first: what the anomaly analyzer learns its baselines from.
+func (s *Service) Runs(ctx context.Context, configurationID string, since time.Time) ([]Run, error) {
+	return s.st.runsSince(ctx, configurationID, since)
+}
+
+// Associations lists every association, with its configuration's enabled
+// flag folded into Enabled.
+func (s *Service) Associations(ctx context.Context) ([]Association, error) {
+	return s.st.allAssociations(ctx)
 }
 
 // History lists a configuration's runs in [from, to), newest first.
@@ -352,8 +379,25 @@ func (s *Service) DeleteConfiguration(ctx context.Context, id string) error {
 			systems, err = s.st.deleteConfiguration(ctx, id)
 			return err
 		},
-		func(ctx context.Context) { s.configurationChanged(ctx, id, "deleted") })
+		func(ctx context.Context) {
+			s.configurationChanged(ctx, id, "deleted")
+			s.onRemoved.Run(ctx, Removed{ConfigurationID: id, SystemIDs: nonNil(systems)})
+		})
 }
+
+// Disassociate's and DeleteConfiguration's hook.
+
+// Removed is configurations leaving systems: a configuration deleted
+// (from every system it had), or one association removed.
+type Removed struct {
+	ConfigurationID string
+	SystemIDs       []string
+}
+
+// OnRemoved registers fn to run after a configuration was deleted or
+// disassociated from a system (its rows gone, caches dropped, signal
+// sent), for the domains that keep data per check and system.
+func (s *Service) OnRemoved(fn func(ctx context.Context, r Removed)) { s.onRemoved.Add(fn) }
 
 // Associate links a system to a configuration (or updates the link's
 // thresholds and enabled flag).
@@ -372,7 +416,10 @@ func (s *Service) Associate(ctx context.Context, systemID, configurationID strin
 func (s *Service) Disassociate(ctx context.Context, systemID, configurationID string) error {
 	return s.mutateSystems(ctx, "disassociateSystem", &[]string{systemID},
 		func(ctx context.Context) error { return s.st.disassociate(ctx, systemID, configurationID) },
-		func(ctx context.Context) { s.configurationChanged(ctx, configurationID, "disassociated") })
+		func(ctx context.Context) {
+			s.configurationChanged(ctx, configurationID, "disassociated")
+			s.onRemoved.Run(ctx, Removed{ConfigurationID: configurationID, SystemIDs: []string{systemID}})
+		})
 }
 
 // SystemDeleted is the catalog's systemDeleted hook: the system's
@@ -413,6 +460,7 @@ func (s *Service) Process(ctx context.Context, r Run) error {
 		func(ctx context.Context) {
 			s.broadcast(ctx, SignalRunCompleted, map[string]any{
 				"configurationId": r.ConfigurationID, "runId": r.ID, "status": r.Status, "systemIds": nonNil(systems)})
+			defer s.onRun.Run(ctx, RunRecorded{Run: r, SystemIDs: nonNil(systems)})
 			if len(changes) == 0 {
 				return
 			}

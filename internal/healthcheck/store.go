@@ -257,6 +257,40 @@ func (st *sqlStore) systemAssociations(ctx context.Context, systemID string) ([]
 	return as, cs, rows.Err()
 }
 
+// allAssociations lists every association; Enabled is the association's
+// and its configuration's flag together.
+func (st *sqlStore) allAssociations(ctx context.Context) ([]Association, error) {
+	rows, err := st.db.QueryContext(ctx, `SELECT a.system_id, a.configuration_id, a.enabled AND c.enabled
+		FROM healthcheck_associations a JOIN healthcheck_configurations c ON c.id = a.configuration_id
+		ORDER BY a.system_id, a.configuration_id`)
+	out, err := store.All(rows, err, func(row store.Scanner) (Association, error) {
+		var a Association
+		return a, row.Scan(&a.SystemID, &a.ConfigurationID, &a.Enabled)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("healthcheck: associations: %w", err)
+	}
+	return out, nil
+}
+
+// runsSince lists a configuration's runs from since on, oldest first.
+func (st *sqlStore) runsSince(ctx context.Context, configurationID string, since time.Time) ([]Run, error) {
+	rows, err := st.db.QueryContext(ctx, `SELECT id, configuration_id, status, latency_us, message, details, source, started_at
+		FROM healthcheck_runs WHERE configuration_id = ? AND started_at >= ? ORDER BY started_at, id`, configurationID, store.Micros(since))
+	out, err := store.All(rows, err, func(row store.Scanner) (Run, error) {
+		var r Run
+		var status, details string
+		var latency, started int64
+		err := row.Scan(&r.ID, &r.ConfigurationID, &status, &latency, &r.Message, &details, &r.Source, &started)
+		r.Status, r.LatencyMs, r.Details, r.StartedAt = Status(status), float64(latency)/1000, json.RawMessage(details), store.FromMicros(started)
+		return r, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("healthcheck: runs of %s: %w", configurationID, err)
+	}
+	return out, nil
+}
+
 // statuses reads the health of each system in one query per chunk of
 // ids: every association's state, joined with its configuration.
 func (st *sqlStore) statuses(ctx context.Context, systemIDs []string) (map[string]SystemStatus, error) {

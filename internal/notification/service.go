@@ -239,10 +239,18 @@ func (s *Service) NotifyUsers(ctx context.Context, userIDs []string, m Message) 
 // user once however many of the groups they follow, then hands it to the
 // external channels. ErrNotFound, and nothing sent, for an unknown group.
 func (s *Service) NotifyGroups(ctx context.Context, groupIDs []string, m Message) ([]Notification, error) {
+	return s.notifyGroups(ctx, groupIDs, m, nil)
+}
+
+// notifyGroups is NotifyGroups leaving out the users in skip.
+func (s *Service) notifyGroups(ctx context.Context, groupIDs []string, m Message, skip []string) ([]Notification, error) {
 	for attempt := 1; ; attempt++ {
 		users, via, err := s.st.subscribers(ctx, groupIDs)
 		if err != nil {
 			return nil, err
+		}
+		if len(skip) > 0 {
+			users = slices.DeleteFunc(users, func(u string) bool { return slices.Contains(skip, u) })
 		}
 		ns, err := s.notify(ctx, "notifyGroups", users, via, m)
 		// A subscriber deleted between reading the subscribers and
@@ -262,10 +270,16 @@ func (s *Service) NotifyGroups(ctx context.Context, groupIDs []string, m Message
 // nothing is sent and the list is empty. Groups that do not exist (yet)
 // are skipped.
 func (s *Service) NotifySystem(ctx context.Context, systemID string, m Message) ([]Notification, error) {
+	return s.NotifySystemWithout(ctx, systemID, m, nil)
+}
+
+// NotifySystemWithout is NotifySystem leaving out the users in skip (who
+// muted what the message is about).
+func (s *Service) NotifySystemWithout(ctx context.Context, systemID string, m Message, skip []string) ([]Notification, error) {
 	if s.suppressed(ctx, systemID) {
 		return []Notification{}, nil
 	}
-	return s.NotifySystems(ctx, []string{systemID}, m)
+	return s.notifySystems(ctx, []string{systemID}, m, skip)
 }
 
 // NotifySystems notifies the subscribers of each system's group and of
@@ -274,6 +288,10 @@ func (s *Service) NotifySystem(ctx context.Context, systemID string, m Message) 
 // themselves (an incident, a maintenance window), which no suppressor
 // holds back.
 func (s *Service) NotifySystems(ctx context.Context, systemIDs []string, m Message) ([]Notification, error) {
+	return s.notifySystems(ctx, systemIDs, m, nil)
+}
+
+func (s *Service) notifySystems(ctx context.Context, systemIDs []string, m Message, skip []string) ([]Notification, error) {
 	var groups []string
 	for _, id := range slices.Compact(slices.Sorted(slices.Values(systemIDs))) {
 		groups = append(groups, SystemGroupID(id))
@@ -298,7 +316,7 @@ func (s *Service) NotifySystems(ctx context.Context, systemIDs []string, m Messa
 	if len(known) == 0 {
 		return []Notification{}, nil
 	}
-	return s.NotifyGroups(ctx, known, m)
+	return s.notifyGroups(ctx, known, m, skip)
 }
 
 // Suppressor reports whether a system's own notifications are held back
