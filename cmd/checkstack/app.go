@@ -15,6 +15,8 @@ import (
 
 	"github.com/checkstack/checkstack/cache"
 	"github.com/checkstack/checkstack/cache/rediscache"
+	"github.com/checkstack/checkstack/internal/announcement"
+	"github.com/checkstack/checkstack/internal/anomaly"
 	"github.com/checkstack/checkstack/internal/auth"
 	"github.com/checkstack/checkstack/internal/catalog"
 	"github.com/checkstack/checkstack/internal/healthcheck"
@@ -68,6 +70,8 @@ type app struct {
 	slos          *slo.Service
 	incidents     *incident.Service
 	maintenance   *maintenance.Service
+	announcements *announcement.Service
+	anomalies     *anomaly.Service
 
 	handler http.Handler
 	workers []worker       // started by run, stopped on every way out of it
@@ -181,6 +185,10 @@ func (a *app) buildServices(rt runtime) {
 		RunRetention: c.RunRetention, UnderMaintenance: a.maintenance.UnderMaintenance, Now: now,
 	})
 	a.scheduler = healthcheck.NewScheduler(a.health, healthcheck.SchedulerOptions{Workers: c.CheckWorkers})
+	a.announcements = announcement.New(a.db, a.provider, a.bus, log, announcement.Options{Clock: rt.clock()})
+	a.anomalies = anomaly.New(a.db, a.provider, a.bus, log, anomaly.Options{
+		Clock: rt.clock(), Health: a.health, Notifier: a.notifications, SystemName: a.systemName, CheckName: a.checkName,
+	})
 	a.slos = slo.New(a.db, a.provider, a.bus, a.health, log, slo.Options{
 		SystemName: func(ctx context.Context, id string) (string, error) { return a.systemName(ctx, id), nil },
 		OnAlert: func(ctx context.Context, al slo.Alert) {
@@ -203,6 +211,8 @@ func (a *app) backgroundWork() []worker {
 		{"deliveries", a.notifications.Start, a.notifications.Stop},
 		{"slo sweep", a.slos.Start, a.slos.Stop},
 		{"maintenance clock", a.maintenance.Start, a.maintenance.Stop},
+		{"announcement clock", a.announcements.Start, a.announcements.Stop},
+		{"anomaly analyzer", a.anomalies.Start, a.anomalies.Stop},
 	}
 	var repair loop.Loop
 	ws = append(ws, worker{"deleted-system repair", func(ctx context.Context) {
@@ -253,7 +263,7 @@ func (a *app) buildHandler() http.Handler {
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		a.db.Collector(),
 		server.CacheCollector(a.catalog.Scope(), a.health.Scope(), a.slos.Scope(), a.notifications.Scope(),
-			a.incidents.Scope(), a.maintenance.Scope()),
+			a.incidents.Scope(), a.maintenance.Scope(), a.announcements.Scope(), a.anomalies.Scope()),
 	)
 	// A satellite key (css_…) names a satellite; anything else is a user's
 	// credential.
@@ -271,7 +281,8 @@ func (a *app) buildHandler() http.Handler {
 		Logger:       a.log,
 		Authenticate: authenticate,
 		Procedures: slices.Concat(a.auth.Procedures(), a.catalog.Procedures(), a.health.Procedures(), a.health.SatelliteProcedures(),
-			a.slos.Procedures(), a.notifications.Procedures(), a.incidents.Procedures(), a.maintenance.Procedures()),
+			a.slos.Procedures(), a.notifications.Procedures(), a.incidents.Procedures(), a.maintenance.Procedures(),
+			a.announcements.Procedures(), a.anomalies.Procedures()),
 		Signals: a.hub.Handler(func(r *http.Request) (string, bool) {
 			p, err := a.auth.Authenticate(r) // signals are for users
 			return p.UserID, err == nil

@@ -13,15 +13,23 @@ import (
 // others. This is the one place they are wired; each line reads "when X
 // happens in A, B does Y".
 func (a *app) wireHooks() {
-	// A user deleted: their views, contacts and inbox go.
+	// A user deleted: their views, contacts, inbox, dismissals and mutes go.
 	a.auth.OnUserDeleted(a.catalog.UserDeleted)
 	a.auth.OnUserDeleted(a.notifications.UserDeleted)
+	a.auth.OnUserDeleted(a.announcements.UserDeleted)
+	a.auth.OnUserDeleted(a.anomalies.UserDeleted)
 
 	// A system deleted: every domain drops its rows and cache entries.
 	a.catalog.OnSystemDeleted(a.health.SystemDeleted)
 	a.catalog.OnSystemDeleted(a.slos.SystemDeleted)
 	a.catalog.OnSystemDeleted(a.incidents.SystemDeleted)
 	a.catalog.OnSystemDeleted(a.maintenance.SystemDeleted)
+	a.catalog.OnSystemDeleted(a.anomalies.SystemDeleted)
+
+	// Every run is judged against its baseline; a check removed closes
+	// its anomalies.
+	a.health.OnRunRecorded(a.anomalies.RunRecorded)
+	a.health.OnRemoved(a.anomalies.ChecksRemoved)
 
 	// A maintenance window starts or ends: health reads say "under
 	// maintenance", and budgets that exclude maintenance move.
@@ -60,6 +68,15 @@ func (a *app) systemExists(ctx context.Context, id string) (bool, error) {
 		return false, nil
 	}
 	return err == nil, err
+}
+
+// checkName is a check's name for messages, or its id.
+func (a *app) checkName(ctx context.Context, id string) string {
+	c, err := a.health.Configuration(ctx, id)
+	if err != nil {
+		return id
+	}
+	return c.Name
 }
 
 // repairDeletedSystems finishes the clean-up of systems deleted while
