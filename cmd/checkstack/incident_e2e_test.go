@@ -202,7 +202,7 @@ func TestBadIncidentsAndWindowsAreRefusedByFieldAndChangeNothing(t *testing.T) {
 	})
 }
 
-func TestWarmBulkIncidentAndMaintenanceReadsOf200SystemsRunNoQuery(t *testing.T) {
+func TestWarmBulkIncidentMaintenanceAndAnomalyReadsOf200SystemsRunNoQuery(t *testing.T) {
 	eachDatabase(t, func(t *testing.T, database string) {
 		admin := newUser(t, database, "admin@example.com", true)
 		in := start(t, database)
@@ -218,10 +218,16 @@ func TestWarmBulkIncidentAndMaintenanceReadsOf200SystemsRunNoQuery(t *testing.T)
 				"startAt": "2099-01-01T00:00:00Z", "endAt": "2099-01-01T01:00:00Z"}, nil)
 		}
 		body := map[string]any{"systemIds": ids}
-		for _, p := range []string{"incident/getBulkIncidentsForSystems", "maintenance/getBulkMaintenancesForSystems"} {
+		for _, p := range []string{"incident/getBulkIncidentsForSystems", "maintenance/getBulkMaintenancesForSystems", "anomaly/getBulkAnomaliesForSystems"} {
 			var cold map[string]map[string][]incidentView
 			in.ok(t, admin, p, body, &cold) // fills the cache
 			for _, m := range cold {
+				if p == "anomaly/getBulkAnomaliesForSystems" {
+					if len(m) != 200 {
+						t.Fatalf("%s answered %d systems", p, len(m))
+					}
+					continue
+				}
 				if len(m) != 200 || len(m[ids[0]]) != 1 || len(m[ids[2]]) != 0 {
 					t.Fatalf("%s answered %d systems (first %d, third %d)", p, len(m), len(m[ids[0]]), len(m[ids[2]]))
 				}

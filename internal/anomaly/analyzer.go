@@ -72,7 +72,7 @@ func (s *Service) Analyze(ctx context.Context) error {
 			continue
 		}
 		active[[2]string{as.SystemID, as.ConfigurationID}] = true
-		if _, err := s.learn(ctx, as.SystemID, as.ConfigurationID, runsOf); err != nil {
+		if _, err := s.learn(ctx, as.SystemID, as.ConfigurationID, runsOf, true); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -84,9 +84,10 @@ func (s *Service) Analyze(ctx context.Context) error {
 const maxWindow = 30 * 24 * time.Hour
 
 // learn learns a pair's baselines from its runs (read once per check into
-// runsOf, when given), stores them, drops the cached ones, and judges
-// drift. It reports whether any field had enough samples.
-func (s *Service) learn(ctx context.Context, systemID, configID string, runsOf map[string][]healthcheck.Run) (bool, error) {
+// runsOf, when given), stores them, drops the cached ones, and, for the
+// analyzer (withDrift), judges drift. It reports whether any field had
+// enough samples.
+func (s *Service) learn(ctx context.Context, systemID, configID string, runsOf map[string][]healthcheck.Run, withDrift bool) (bool, error) {
 	eff, err := s.Effective(ctx, systemID, configID)
 	if err != nil {
 		return false, err
@@ -119,7 +120,7 @@ func (s *Service) learn(ctx context.Context, systemID, configID string, runsOf m
 		}
 		bs = append(bs, Baseline{SystemID: systemID, ConfigurationID: configID, Field: f, WindowDays: eff[f].BaselineWindowDays, ComputedAt: now, Stats: st})
 		e := eff[f]
-		if !e.Enabled || !e.DriftEnabled {
+		if !withDrift || !e.Enabled || !e.DriftEnabled {
 			continue
 		}
 		drifting, rate := Drifting(st, e.Direction, e.DriftThreshold)

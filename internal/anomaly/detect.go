@@ -38,6 +38,8 @@ type Stats struct {
 	// TrendSpread is the spread of the values around their trend line,
 	// what drift is measured against.
 	TrendSpread float64 `json:"trendSpread"`
+	// Span is the time from the first sample to the last.
+	Span time.Duration `json:"-"`
 }
 
 // Learn computes the baseline of samples; ok is false with fewer than
@@ -64,6 +66,7 @@ func Learn(samples []Sample) (Stats, bool) {
 
 	// Least squares of value against hours since the first sample.
 	t0 := samples[0].At
+	st.Span = samples[n-1].At.Sub(t0)
 	var sx, sy, sxx, sxy float64
 	for _, s := range samples {
 		x := s.At.Sub(t0).Hours()
@@ -155,10 +158,18 @@ func Judge(value, centre, spread float64, r Rule) Verdict {
 	return v
 }
 
+// MinDriftSpan is the least time a baseline's samples must cover for its
+// trend to count as drift: over minutes, a slope is noise.
+const MinDriftSpan = 12 * time.Hour
+
 // Drifting reports whether a baseline's trend passes threshold spreads
 // per day in the field's bad direction (measured against the spread
-// around the trend), and the drift in spreads per day.
+// around the trend), and the drift in spreads per day. A baseline whose
+// samples cover less than MinDriftSpan never drifts.
 func Drifting(st Stats, direction Direction, threshold float64) (bool, float64) {
+	if st.Span < MinDriftSpan {
+		return false, 0
+	}
 	perDay := st.SlopePerHour * 24
 	switch direction {
 	case Lower:

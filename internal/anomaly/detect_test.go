@@ -285,3 +285,19 @@ func TestStepWalksTheStates(t *testing.T) {
 		}
 	}
 }
+
+func TestATrendOverMinutesIsNoDrift(t *testing.T) {
+	// 24 runs a second apart, climbing fast: the slope a day is huge, but
+	// it is noise over so short a span.
+	samples := make([]Sample, MinSamples)
+	for i := range samples {
+		samples[i] = Sample{At: simStart.Add(time.Duration(i) * time.Second), Value: 100 + float64(i%5)}
+	}
+	st, ok := Learn(samples)
+	if !ok {
+		t.Fatal("no baseline")
+	}
+	if drifting, rate := Drifting(st, Higher, DefaultDriftThreshold); drifting {
+		t.Fatalf("a 23-second baseline drifts %.0f spreads a day", rate)
+	}
+}

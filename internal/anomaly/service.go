@@ -329,7 +329,7 @@ func (s *Service) bootstrap(ctx context.Context, systemID, configID string) erro
 	if n < MinSamples || (n-MinSamples)%(MinSamples/2) != 0 || s.opts.Health == nil {
 		return nil
 	}
-	learnt, err := s.learn(ctx, systemID, configID, nil)
+	learnt, err := s.learn(ctx, systemID, configID, nil, false)
 	if err != nil {
 		return err
 	}

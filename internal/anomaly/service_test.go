@@ -156,7 +156,7 @@ func TestTwoInstancesJudgingTheSameRunsOpenOneEpisodeAndConfirmOnce(t *testing.T
 		other, _ := e.instance(cache.NewMemory(cache.MemoryOptions{Now: e.clock.Now}))
 		e.health.OnRunRecorded(other.RunRecorded) // both judge every run, as two servers would
 		e.normal(MinSamples + 5)
-		if _, err := other.learn(t.Context(), e.systems[0], e.check, nil); err != nil {
+		if _, err := other.learn(t.Context(), e.systems[0], e.check, nil, false); err != nil {
 			t.Fatal(err)
 		}
 		// Slow runs judged at once by two instances, from nothing open:
