@@ -123,8 +123,8 @@ func (s *Service) Stop(ctx context.Context) error {
 // Reads.
 
 // ActiveJSON returns, as a JSON array, the announcements live now that
-// userID sees ("": an anonymous caller, who sees visibility "all" only),
-// in display order. A user's dismissed announcements are left out, or,
+// userID sees ("": an anonymous caller, who sees visibility "all" only,
+// and not who wrote them), in display order. A user's dismissed announcements are left out, or,
 // with includeDismissed, kept and every item carries "dismissed".
 func (s *Service) ActiveJSON(ctx context.Context, userID string, includeDismissed bool) ([]byte, error) {
 	return s.capped(ctx, keyActive(userID, includeDismissed), func(ctx context.Context) ([]byte, error) {
@@ -134,6 +134,9 @@ func (s *Service) ActiveJSON(ctx context.Context, userID string, includeDismisse
 		}
 		out := make([]Shown, 0, len(shown))
 		for _, a := range shown {
+			if userID == "" {
+				a.CreatedBy, a.CreatedByName = "", "" // who wrote it is for signed-in readers
+			}
 			if !includeDismissed {
 				if *a.Dismissed {
 					continue

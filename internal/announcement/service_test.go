@@ -357,3 +357,20 @@ func TestTwoPartialUpdatesAtOnceAreBothKept(t *testing.T) {
 		}
 	})
 }
+
+func TestAnonymousReadersDoNotSeeWhoWroteAnAnnouncement(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		e := newEnv(t, db)
+		e.create(t, "hello", Input{})
+		anon, err := e.s.Active(t.Context(), "", false)
+		if err != nil || len(anon) != 1 || anon[0].CreatedBy != "" || anon[0].CreatedByName != "" {
+			t.Fatalf("anonymous read: %+v, %v", anon, err)
+		}
+		u := e.user(t, "reader")
+		signed, err := e.s.Active(t.Context(), u, false)
+		if err != nil || len(signed) != 1 || signed[0].CreatedByName == "" {
+			t.Fatalf("signed-in read: %+v, %v", signed, err)
+		}
+	})
+}
