@@ -439,3 +439,30 @@ func TestContext(t *testing.T) {
 		}
 	})
 }
+
+func TestWrapManyJSONEncodesEachValueOnceAndServesItsBytes(t *testing.T) {
+	s := NewScope(NewMemory(MemoryOptions{}), ScopeOptions{Name: "t", DefaultTTL: time.Minute})
+	loads := 0
+	load := func(_ context.Context, ids []string) (map[string][]int, error) {
+		loads++
+		out := map[string][]int{}
+		for _, id := range ids {
+			if id != "none" {
+				out[id] = []int{len(id)}
+			}
+		}
+		return out, nil
+	}
+	for range 2 {
+		raws, err := WrapManyJSON(context.Background(), s, []string{"a", "bbb", "none"}, func(id string) string { return "k:" + id }, load)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := string(raws[0]) + " " + string(raws[1]) + " " + string(raws[2]); got != "[1] [3] null" {
+			t.Fatalf("raws = %s", got)
+		}
+	}
+	if loads != 1 {
+		t.Fatalf("%d loads, want 1: the second call is served from the cache", loads)
+	}
+}

@@ -2,6 +2,8 @@ package cache
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"time"
 )
 
@@ -250,4 +252,28 @@ func wrapManyMisses[ID comparable, T any](ctx context.Context, s *Scope, ids []I
 		out[i] = v
 	}
 	return out, nil
+}
+
+// WrapManyJSON is WrapManyBatched for values a server sends as JSON: load
+// returns a value per id that missed (an id it leaves out gets T's zero
+// value), each is encoded once into its entry, and every id's entry is
+// returned as JSON, in input order, ready to stitch into a response
+// without decoding.
+//
+//	raws, err := cache.WrapManyJSON(ctx, scope, systemIDs, keySystem,
+//		func(ctx context.Context, ids []string) (map[string][]Incident, error) { return db.OpenBySystem(ctx, ids) })
+func WrapManyJSON[ID comparable, T any](ctx context.Context, s *Scope, ids []ID, keyFor func(ID) string, load func(context.Context, []ID) (map[ID]T, error), opts ...WrapOption) ([]json.RawMessage, error) {
+	return WrapManyBatched(ctx, s, ids, keyFor, func(ctx context.Context, batch []ID) ([]json.RawMessage, error) {
+		byID, err := load(ctx, batch)
+		if err != nil {
+			return nil, err
+		}
+		out := make([]json.RawMessage, len(batch))
+		for i, id := range batch {
+			if out[i], err = json.Marshal(byID[id]); err != nil {
+				return nil, fmt.Errorf("cache: encode the value of %v: %w", id, err)
+			}
+		}
+		return out, nil
+	}, opts...)
 }

@@ -188,19 +188,7 @@ func (s *Service) List(ctx context.Context, f Filter) ([]Anomaly, error) {
 // anomalies (newest first) as a JSON array: the dashboard's badge, from
 // per-system entries whose misses load together.
 func (s *Service) SystemsJSON(ctx context.Context, systemIDs []string) ([]json.RawMessage, error) {
-	return cache.WrapManyBatched(ctx, s.cache, systemIDs, keySystem, func(ctx context.Context, ids []string) ([]json.RawMessage, error) {
-		bySystem, err := s.st.openOf(ctx, ids)
-		if err != nil {
-			return nil, err
-		}
-		out := make([]json.RawMessage, len(ids))
-		for i, id := range ids {
-			if out[i], err = json.Marshal(bySystem[id]); err != nil {
-				return nil, fmt.Errorf("anomaly: encode anomalies of %s: %w", id, err)
-			}
-		}
-		return out, nil
-	})
+	return cache.WrapManyJSON(ctx, s.cache, systemIDs, keySystem, s.st.openOf)
 }
 
 // Baselines returns what was learnt of each field of a check on a system.

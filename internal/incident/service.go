@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
 	"strings"
 	"time"
 
@@ -61,7 +60,7 @@ type Options struct {
 	// SystemExists tells whether a system exists, so that an unknown one
 	// in systemIds is named in the error; nil: the database refuses it
 	// without saying which.
-	SystemExists func(ctx context.Context, id string) (bool, error)
+	SystemExists systemlink.Exists
 	// SystemName names systems in notifications; nil: their ids.
 	SystemName func(ctx context.Context, id string) string
 	// Notifier tells subscribers of incidents; nil: nobody is told.
@@ -176,19 +175,7 @@ func (s *Service) Get(ctx context.Context, id string) (Detail, error) {
 // every read of a system, single or bulk; the misses load together, in
 // two queries a chunk.
 func (s *Service) SystemsJSON(ctx context.Context, systemIDs []string) ([]json.RawMessage, error) {
-	return cache.WrapManyBatched(ctx, s.cache, systemIDs, keySystem, func(ctx context.Context, ids []string) ([]json.RawMessage, error) {
-		bySystem, err := s.st.unresolvedOf(ctx, ids)
-		if err != nil {
-			return nil, err
-		}
-		out := make([]json.RawMessage, len(ids))
-		for i, id := range ids {
-			if out[i], err = json.Marshal(bySystem[id]); err != nil {
-				return nil, fmt.Errorf("incident: encode incidents of %s: %w", id, err)
-			}
-		}
-		return out, nil
-	})
+	return cache.WrapManyJSON(ctx, s.cache, systemIDs, keySystem, s.st.unresolvedOf)
 }
 
 // ForSystem returns a system's unresolved incidents, newest first.
@@ -239,7 +226,7 @@ type CreateInput struct {
 // Create opens an incident, investigating.
 func (s *Service) Create(ctx context.Context, by timeline.Author, in CreateInput) (Detail, error) {
 	systems := systemlink.Normalize(in.SystemIDs)
-	if err := s.checkSystems(ctx, in.SystemIDs); err != nil {
+	if err := s.opts.SystemExists.Check(ctx, in.SystemIDs); err != nil {
 		return Detail{}, err
 	}
 	now := s.now()
@@ -262,7 +249,7 @@ func (s *Service) Create(ctx context.Context, by timeline.Author, in CreateInput
 		return change{action: ActionCreated, incident: inc, systems: systems, notice: noticeCreated, message: message}, nil
 	})
 	if err != nil {
-		return Detail{}, s.explain(ctx, err, in.SystemIDs)
+		return Detail{}, s.opts.SystemExists.Explain(ctx, err, errUnknownSystem, in.SystemIDs)
 	}
 	return s.Get(ctx, inc.ID)
 }
@@ -285,7 +272,7 @@ func (s *Service) Update(ctx context.Context, id string, in UpdateInput) (Detail
 	var systems []string
 	if in.SystemIDs != nil {
 		systems = systemlink.Normalize(in.SystemIDs)
-		if err := s.checkSystems(ctx, in.SystemIDs); err != nil {
+		if err := s.opts.SystemExists.Check(ctx, in.SystemIDs); err != nil {
 			return Detail{}, err
 		}
 	}
@@ -310,26 +297,15 @@ func (s *Service) Update(ctx context.Context, id string, in UpdateInput) (Detail
 			inc.SystemIDs = systems
 		}
 		ch := change{action: ActionUpdated, incident: inc, systems: systemlink.Union(before, inc.SystemIDs)}
-		if added := without(inc.SystemIDs, before); len(added) > 0 && inc.Status != Resolved {
+		if added := systemlink.Without(inc.SystemIDs, before); len(added) > 0 && inc.Status != Resolved {
 			ch.notice, ch.audience = noticeCreated, added
 		}
 		return ch, nil
 	})
 	if err != nil {
-		return Detail{}, s.explain(ctx, err, in.SystemIDs)
+		return Detail{}, s.opts.SystemExists.Explain(ctx, err, errUnknownSystem, in.SystemIDs)
 	}
 	return s.Get(ctx, id)
-}
-
-// without is the ids of a not in b (both sorted).
-func without(a, b []string) []string {
-	var out []string
-	for _, id := range a {
-		if _, found := slices.BinarySearch(b, id); !found {
-			out = append(out, id)
-		}
-	}
-	return out
 }
 
 func set[T any](dst *T, src *T) {
@@ -717,37 +693,4 @@ func importance(inc Incident) notification.Importance {
 	default:
 		return notification.Info
 	}
-}
-
-// checkSystems names the first system of ids that does not exist.
-func (s *Service) checkSystems(ctx context.Context, ids []string) error {
-	if s.opts.SystemExists == nil {
-		return nil
-	}
-	for _, id := range ids {
-		ok, err := s.opts.SystemExists(ctx, id)
-		if err != nil {
-			return err
-		}
-		if !ok {
-			return unknownSystem(ids, id)
-		}
-	}
-	return nil
-}
-
-func unknownSystem(ids []string, id string) error {
-	return rpc.NotFoundField(fmt.Sprintf("systemIds[%d]", slices.Index(ids, id)), fmt.Sprintf("no system %q", id))
-}
-
-// explain turns a write refused for an unknown system (one deleted since
-// it was checked) into an error naming it.
-func (s *Service) explain(ctx context.Context, err error, systems []string) error {
-	if !errors.Is(err, errUnknownSystem) {
-		return err
-	}
-	if named := s.checkSystems(ctx, systems); named != nil {
-		return named
-	}
-	return rpc.NotFoundField("systemIds", "names a system that does not exist")
 }

@@ -69,7 +69,7 @@ type Options struct {
 	Fallback time.Duration
 	// SystemExists, SystemName and Notifier: as for incidents (see
 	// package incident).
-	SystemExists func(ctx context.Context, id string) (bool, error)
+	SystemExists systemlink.Exists
 	SystemName   func(ctx context.Context, id string) string
 	Notifier     Notifier
 }
@@ -199,19 +199,7 @@ func (s *Service) Get(ctx context.Context, id string) (Detail, error) {
 // by every read of a system; the misses load together, in two queries a
 // chunk.
 func (s *Service) SystemsJSON(ctx context.Context, systemIDs []string) ([]json.RawMessage, error) {
-	return cache.WrapManyBatched(ctx, s.cache, systemIDs, keySystem, func(ctx context.Context, ids []string) ([]json.RawMessage, error) {
-		bySystem, err := s.st.openOf(ctx, ids)
-		if err != nil {
-			return nil, err
-		}
-		out := make([]json.RawMessage, len(ids))
-		for i, id := range ids {
-			if out[i], err = json.Marshal(bySystem[id]); err != nil {
-				return nil, fmt.Errorf("maintenance: encode windows of %s: %w", id, err)
-			}
-		}
-		return out, nil
-	})
+	return cache.WrapManyJSON(ctx, s.cache, systemIDs, keySystem, s.st.openOf)
 }
 
 // ForSystems is SystemsJSON, decoded.
@@ -296,7 +284,7 @@ type WindowInput struct {
 // passed is in progress at once.
 func (s *Service) Create(ctx context.Context, by timeline.Author, in WindowInput) (Detail, error) {
 	systems := systemlink.Normalize(in.SystemIDs)
-	if err := s.checkSystems(ctx, in.SystemIDs); err != nil {
+	if err := s.opts.SystemExists.Check(ctx, in.SystemIDs); err != nil {
 		return Detail{}, err
 	}
 	now := s.now()
@@ -327,7 +315,7 @@ func (s *Service) Create(ctx context.Context, by timeline.Author, in WindowInput
 		return started, nil
 	})
 	if err != nil {
-		return Detail{}, s.explain(ctx, err, in.SystemIDs)
+		return Detail{}, s.opts.SystemExists.Explain(ctx, err, errUnknownSystem, in.SystemIDs)
 	}
 	return s.Get(ctx, w.ID)
 }
@@ -413,7 +401,7 @@ func (s *Service) Update(ctx context.Context, id string, in WindowInput) (Detail
 	var systems []string
 	if in.SystemIDs != nil {
 		systems = systemlink.Normalize(in.SystemIDs)
-		if err := s.checkSystems(ctx, in.SystemIDs); err != nil {
+		if err := s.opts.SystemExists.Check(ctx, in.SystemIDs); err != nil {
 			return Detail{}, err
 		}
 	}
@@ -462,26 +450,15 @@ func (s *Service) Update(ctx context.Context, id string, in WindowInput) (Detail
 		}
 		ch := change{action: ActionUpdated, window: w, systems: systemlink.Union(old.SystemIDs, w.SystemIDs), live: live}
 		// Systems the window now covers learn of it as the others did.
-		if added := without(w.SystemIDs, old.SystemIDs); len(added) > 0 && w.Status.open() {
+		if added := systemlink.Without(w.SystemIDs, old.SystemIDs); len(added) > 0 && w.Status.open() {
 			ch.audience, ch.notice = added, map[Status]notice{Scheduled: noticeScheduled, InProgress: noticeStarted}[w.Status]
 		}
 		return ch, nil
 	})
 	if err != nil {
-		return Detail{}, s.explain(ctx, err, in.SystemIDs)
+		return Detail{}, s.opts.SystemExists.Explain(ctx, err, errUnknownSystem, in.SystemIDs)
 	}
 	return s.Get(ctx, id)
-}
-
-// without is the ids of a not in b (both sorted).
-func without(a, b []string) []string {
-	var out []string
-	for _, id := range a {
-		if _, found := slices.BinarySearch(b, id); !found {
-			out = append(out, id)
-		}
-	}
-	return out
 }
 
 // later is now, or just after prev when the clock has not moved past it.
@@ -859,30 +836,4 @@ func (w Window) span() string {
 		return start.Format(day+" "+clock) + "–" + end.Format(clock+" MST")
 	}
 	return start.Format(day+" "+clock+" MST") + " – " + end.Format(day+" "+clock+" MST")
-}
-
-func (s *Service) checkSystems(ctx context.Context, ids []string) error {
-	if s.opts.SystemExists == nil {
-		return nil
-	}
-	for i, id := range ids {
-		ok, err := s.opts.SystemExists(ctx, id)
-		if err != nil {
-			return err
-		}
-		if !ok {
-			return rpc.NotFoundField(fmt.Sprintf("systemIds[%d]", i), fmt.Sprintf("no system %q", id))
-		}
-	}
-	return nil
-}
-
-func (s *Service) explain(ctx context.Context, err error, systems []string) error {
-	if !errors.Is(err, errUnknownSystem) {
-		return err
-	}
-	if named := s.checkSystems(ctx, systems); named != nil {
-		return named
-	}
-	return rpc.NotFoundField("systemIds", "names a system that does not exist")
 }

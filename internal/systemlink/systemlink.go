@@ -17,9 +17,11 @@ package systemlink
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 
+	"github.com/checkstack/checkstack/internal/rpc"
 	"github.com/checkstack/checkstack/internal/store"
 )
 
@@ -124,4 +126,49 @@ func Normalize(ids []string) []string {
 // Union is the sorted union of id lists.
 func Union(lists ...[]string) []string {
 	return Normalize(slices.Concat(lists...))
+}
+
+// Without is the ids of a not in b (both sorted).
+func Without(a, b []string) []string {
+	var out []string
+	for _, id := range a {
+		if _, found := slices.BinarySearch(b, id); !found {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// Exists tells whether a system exists.
+type Exists func(ctx context.Context, id string) (bool, error)
+
+// Check names the first of ids (as the input gave them) that names no
+// system: a 404 naming the field, systemIds[i]. A nil exists checks
+// nothing.
+func (exists Exists) Check(ctx context.Context, ids []string) error {
+	if exists == nil {
+		return nil
+	}
+	for i, id := range ids {
+		ok, err := exists(ctx, id)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return rpc.NotFoundField(fmt.Sprintf("systemIds[%d]", i), fmt.Sprintf("no system %q", id))
+		}
+	}
+	return nil
+}
+
+// Explain turns a write the database refused for an unknown system (one
+// deleted since ids were checked; errUnknown) into an error naming it.
+func (exists Exists) Explain(ctx context.Context, err, errUnknown error, ids []string) error {
+	if !errors.Is(err, errUnknown) {
+		return err
+	}
+	if named := exists.Check(ctx, ids); named != nil {
+		return named
+	}
+	return rpc.NotFoundField("systemIds", "names a system that does not exist")
 }
