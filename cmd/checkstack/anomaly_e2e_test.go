@@ -145,3 +145,59 @@ func TestACheckThatSlowsDownBecomesAnAnomalyAndRecovers(t *testing.T) {
 		}
 	})
 }
+
+func TestBadAnomalyInputIsRefusedByFieldAndChangesNothing(t *testing.T) {
+	eachDatabase(t, func(t *testing.T, database string) {
+		admin := newUser(t, database, "admin@example.com", true)
+		user := newUser(t, database, "user@example.com", false)
+		in := start(t, database)
+		var sys system
+		in.ok(t, admin, "catalog/createSystem", `{"name":"api"}`, &sys)
+		var conf struct{ ID string }
+		in.ok(t, admin, "healthcheck/createConfiguration", map[string]any{"name": "home", "strategy": "http",
+			"config": map[string]any{"url": "http://127.0.0.1:1/"}, "intervalSeconds": 3600, "timeoutSeconds": 5, "enabled": false}, &conf)
+		in.ok(t, admin, "anomaly/updateAnomalyConfig", map[string]any{"configurationId": conf.ID, "config": map[string]any{"sensitivity": 2}}, nil)
+		snapshot := func() string {
+			return string(in.call(t, admin, "anomaly/getAnomalyConfig", map[string]string{"configurationId": conf.ID}).Body) +
+				string(in.call(t, admin, "anomaly/getAnomalyAssignmentConfig", map[string]string{"systemId": sys.ID, "configurationId": conf.ID}).Body) +
+				string(in.call(t, user, "anomaly/listAnomalyMutes", `{}`).Body)
+		}
+		before := snapshot()
+		c, s := conf.ID, sys.ID
+		for _, tc := range []struct {
+			name, procedure, body, key string
+			status                     int
+			message                    string
+		}{
+			{"an unknown state", "anomaly/getAnomalies", `{"state":"weird"}`, user, 400, "state: must be"},
+			{"an unknown kind", "anomaly/getAnomalies", `{"kind":"dip"}`, user, 400, "kind: must be"},
+			{"a limit too large", "anomaly/getAnomalies", `{"limit":501}`, user, 400, "limit: must be between 1 and 500"},
+			{"an unknown suppression", "anomaly/getAnomalies", `{"suppression":"some"}`, user, 400, "suppression: must be"},
+			{"no system ids", "anomaly/getBulkAnomaliesForSystems", `{"systemIds":[]}`, user, 400, "systemIds: required"},
+			{"a sensitivity out of range", "anomaly/updateAnomalyConfig", `{"configurationId":"` + c + `","config":{"sensitivity":50}}`, admin, 400, "config.sensitivity: must be between 0.1 and 10"},
+			{"a sensitivity of the wrong type", "anomaly/updateAnomalyConfig", `{"configurationId":"` + c + `","config":{"sensitivity":"high"}}`, admin, 400, "config.sensitivity: must be a number"},
+			{"an unknown setting", "anomaly/updateAnomalyConfig", `{"configurationId":"` + c + `","config":{"loudness":1}}`, admin, 400, "loudness: unknown field"},
+			{"an unknown field override", "anomaly/updateAnomalyConfig", `{"configurationId":"` + c + `","config":{"fields":{"temperature":{}}}}`, admin, 400, "config.fields.temperature: unknown field"},
+			{"a window per field", "anomaly/updateAnomalyAssignmentConfig", `{"systemId":"` + s + `","configurationId":"` + c + `","config":{"fields":{"latencyMs":{"baselineWindowDays":3}}}}`, admin, 400, "config.fields.latencyMs.baselineWindowDays"},
+			{"an unknown direction", "anomaly/updateAnomalyAssignmentConfig", `{"systemId":"` + s + `","configurationId":"` + c + `","config":{"direction":"up"}}`, admin, 400, "config.direction"},
+			{"an unknown check", "anomaly/updateAnomalyConfig", `{"configurationId":"nope","config":{}}`, admin, 404, "not found"},
+			{"an unknown pair", "anomaly/updateAnomalyAssignmentConfig", `{"systemId":"nope","configurationId":"` + c + `","config":{}}`, admin, 404, "not found"},
+			{"an unknown anomaly", "anomaly/suppressAnomaly", `{"anomalyId":"nope"}`, admin, 404, "not found"},
+			{"an unknown field to mute", "anomaly/muteAnomalies", `{"systemId":"` + s + `","fieldPath":"temperature"}`, user, 400, "fieldPath: must be"},
+			{"muting an unknown system", "anomaly/muteAnomalies", `{"systemId":"nope"}`, user, 404, "not found"},
+			{"a user tuning detection", "anomaly/updateAnomalyConfig", `{"configurationId":"` + c + `","config":{}}`, user, 403, ""},
+			{"a user suppressing", "anomaly/suppressAnomaly", `{"anomalyId":"x"}`, user, 403, ""},
+			{"an anonymous read", "anomaly/getAnomalies", `{}`, "", 401, ""},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				r := in.call(t, tc.key, tc.procedure, tc.body)
+				if r.Status != tc.status || !strings.Contains(string(r.Body), tc.message) {
+					t.Fatalf("%s = %d %s; want %d with %q", tc.procedure, r.Status, r.Body, tc.status, tc.message)
+				}
+			})
+		}
+		if after := snapshot(); after != before {
+			t.Fatalf("refused input changed something:\nbefore %s\nafter  %s", before, after)
+		}
+	})
+}
