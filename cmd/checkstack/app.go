@@ -119,7 +119,7 @@ func (a *app) openCache() error {
 	if c.Cache == "off" {
 		a.provider = cache.NewNull()
 	}
-	a.hub = signal.NewHub(signal.HubOptions{Logger: a.log})
+	a.hub = signal.NewHub(signal.HubOptions{Logger: a.log, Public: publicSignal})
 	a.closers = append(a.closers, func() error { a.hub.Close(); return nil })
 	a.bus = a.hub
 	if c.Redis == "" {
@@ -177,12 +177,14 @@ func (a *app) buildServices(rt runtime) {
 	})
 	a.incidents = incident.New(a.db, a.provider, a.bus, log, incident.Options{
 		SystemExists: a.systemExists, SystemName: a.systemName, Notifier: a.notifications, Now: now,
+		PublicSystems: a.catalog.PublicSystems,
 	})
 	a.maintenance = maintenance.New(a.db, a.provider, a.bus, log, maintenance.Options{
 		Clock: rt.clock(), SystemExists: a.systemExists, SystemName: a.systemName, Notifier: a.notifications,
+		PublicSystems: a.catalog.PublicSystems,
 	})
 	a.health = healthcheck.New(a.db, a.provider, a.bus, log, healthcheck.Options{
-		RunRetention: c.RunRetention, UnderMaintenance: a.maintenance.UnderMaintenance, Now: now,
+		RunRetention: c.RunRetention, UnderMaintenance: a.maintenance.UnderMaintenance, PublicSystems: a.catalog.PublicSystems, Now: now,
 	})
 	a.scheduler = healthcheck.NewScheduler(a.health, healthcheck.SchedulerOptions{Workers: c.CheckWorkers})
 	a.announcements = announcement.New(a.db, a.provider, a.bus, log, announcement.Options{Clock: rt.clock()})
@@ -283,13 +285,32 @@ func (a *app) buildHandler() http.Handler {
 		Procedures: slices.Concat(a.auth.Procedures(), a.catalog.Procedures(), a.health.Procedures(), a.health.SatelliteProcedures(),
 			a.slos.Procedures(), a.notifications.Procedures(), a.incidents.Procedures(), a.maintenance.Procedures(),
 			a.announcements.Procedures(), a.anomalies.Procedures()),
-		Signals: a.hub.Handler(func(r *http.Request) (string, bool) {
-			p, err := a.auth.Authenticate(r) // signals are for users
-			return p.UserID, err == nil
+		Signals: a.hub.ListenerHandler(func(r *http.Request) (signal.Listener, bool) {
+			p, err := a.auth.Authenticate(r) // signals are for users, and the public status page's visitors
+			switch {
+			case err != nil:
+				return signal.Listener{}, false
+			case p.SignedIn():
+				return signal.Listener{UserID: p.UserID}, true
+			default:
+				return signal.Listener{Public: true}, a.cfg.PublicStatus
+			}
 		}),
-		Ready:    a.db.Ping,
-		Registry: reg,
+		Ready:        a.db.Ping,
+		Registry:     reg,
+		PublicStatus: a.cfg.PublicStatus,
 	})
+}
+
+// publicSignal names the broadcasts the public status page refreshes on;
+// its visitors get them without payload.
+func publicSignal(name string) bool {
+	switch name {
+	case catalog.SignalChanged, healthcheck.SignalSystemStatusChanged, incident.SignalUpdated, maintenance.SignalUpdated,
+		announcement.SignalUpdated:
+		return true
+	}
+	return false
 }
 
 // run serves until ctx ends or the server fails, then shuts down: SSE

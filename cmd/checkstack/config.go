@@ -28,6 +28,10 @@ type Config struct {
 	// deliveries) are kept; --notification-retention,
 	// CHECKSTACK_NOTIFICATION_RETENTION; 720h (30 days).
 	NotificationRetention time.Duration
+	// PublicStatus serves the public status page (/status, its feeds and
+	// badges) to anonymous visitors, and lets them read what it shows;
+	// --public-status, CHECKSTACK_PUBLIC_STATUS; false.
+	PublicStatus bool
 }
 
 // setting binds one Config field to a flag and an environment variable.
@@ -92,6 +96,14 @@ var settings = []setting{
 			return fmt.Errorf("must be a duration from 24h to 8760h, not %q", v)
 		}
 		c.NotificationRetention = d
+		return nil
+	}},
+	{"public-status", "CHECKSTACK_PUBLIC_STATUS", "false", "serve the public status page, its feeds and badges to anonymous visitors", func(c *Config, v string) error {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return fmt.Errorf("must be true or false, not %q", v)
+		}
+		c.PublicStatus = b
 		return nil
 	}},
 	{"secure-cookies", "CHECKSTACK_SECURE_COOKIES", "false", "mark session cookies Secure (serve behind HTTPS)", func(c *Config, v string) error {

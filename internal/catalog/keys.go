@@ -15,6 +15,7 @@ const (
 	keyEntity  = entityFam + "entities"
 	keySystems = entityFam + "systems"
 	keyGroups  = entityFam + "groups"
+	keyPublic  = entityFam + "public" // what the public status page shows
 	contactFam = "contacts:"
 )
 

@@ -18,8 +18,10 @@ type System struct {
 	Description string          `json:"description"`
 	Owner       string          `json:"owner"`
 	Metadata    json.RawMessage `json:"metadata"`
-	CreatedAt   time.Time       `json:"createdAt"`
-	UpdatedAt   time.Time       `json:"updatedAt"`
+	// HiddenFromStatus leaves the system out of the public status page.
+	HiddenFromStatus bool      `json:"hiddenFromStatus"`
+	CreatedAt        time.Time `json:"createdAt"`
+	UpdatedAt        time.Time `json:"updatedAt"`
 }
 
 // Group is a named set of systems. A system may be in many groups.
@@ -29,8 +31,11 @@ type Group struct {
 	Description string          `json:"description"`
 	Metadata    json.RawMessage `json:"metadata"`
 	SystemIDs   []string        `json:"systemIds"`
-	CreatedAt   time.Time       `json:"createdAt"`
-	UpdatedAt   time.Time       `json:"updatedAt"`
+	// HiddenFromStatus leaves the group out of the public status page
+	// (its systems still show, unless hidden themselves).
+	HiddenFromStatus bool      `json:"hiddenFromStatus"`
+	CreatedAt        time.Time `json:"createdAt"`
+	UpdatedAt        time.Time `json:"updatedAt"`
 }
 
 // Entities is the catalog's topology: what a dashboard loads first.

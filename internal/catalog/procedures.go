@@ -15,7 +15,10 @@ import (
 func (s *Service) Procedures() []rpc.Procedure {
 	const d = "catalog"
 	return []rpc.Procedure{
-		rpc.Query(d, "getEntities", rpc.User, func(ctx context.Context, _ *rpc.Request, _ rpc.Empty) (Entities, error) {
+		rpc.Query(d, "getEntities", rpc.Viewer, func(ctx context.Context, r *rpc.Request, _ rpc.Empty) (Entities, error) {
+			if !r.Principal.SignedIn() {
+				return s.PublicEntities(ctx) // a visitor of the public status page
+			}
 			return s.Entities(ctx)
 		}),
 		rpc.Query(d, "getSystems", rpc.User, func(ctx context.Context, _ *rpc.Request, _ rpc.Empty) (map[string][]System, error) {
@@ -115,10 +118,11 @@ func (in membershipInput) Validate() error {
 }
 
 type createSystemInput struct {
-	Name        string          `json:"name"`
-	Description string          `json:"description"`
-	Owner       string          `json:"owner"`
-	Metadata    json.RawMessage `json:"metadata"`
+	Name             string          `json:"name"`
+	Description      string          `json:"description"`
+	Owner            string          `json:"owner"`
+	Metadata         json.RawMessage `json:"metadata"`
+	HiddenFromStatus *bool           `json:"hiddenFromStatus"`
 }
 
 func (in createSystemInput) Validate() error {
@@ -127,15 +131,16 @@ func (in createSystemInput) Validate() error {
 }
 
 func (in createSystemInput) toInput() SystemInput {
-	return SystemInput{Name: &in.Name, Description: &in.Description, Owner: &in.Owner, Metadata: in.Metadata}
+	return SystemInput{Name: &in.Name, Description: &in.Description, Owner: &in.Owner, Metadata: in.Metadata, HiddenFromStatus: in.HiddenFromStatus}
 }
 
 type updateSystemInput struct {
-	ID          string          `json:"id"`
-	Name        *string         `json:"name"`
-	Description *string         `json:"description"`
-	Owner       *string         `json:"owner"`
-	Metadata    json.RawMessage `json:"metadata"`
+	ID               string          `json:"id"`
+	Name             *string         `json:"name"`
+	Description      *string         `json:"description"`
+	Owner            *string         `json:"owner"`
+	Metadata         json.RawMessage `json:"metadata"`
+	HiddenFromStatus *bool           `json:"hiddenFromStatus"`
 }
 
 func (in updateSystemInput) Validate() error {
@@ -144,13 +149,14 @@ func (in updateSystemInput) Validate() error {
 }
 
 func (in updateSystemInput) toInput() SystemInput {
-	return SystemInput{Name: in.Name, Description: in.Description, Owner: in.Owner, Metadata: in.Metadata}
+	return SystemInput{Name: in.Name, Description: in.Description, Owner: in.Owner, Metadata: in.Metadata, HiddenFromStatus: in.HiddenFromStatus}
 }
 
 type createGroupInput struct {
-	Name        string          `json:"name"`
-	Description string          `json:"description"`
-	Metadata    json.RawMessage `json:"metadata"`
+	Name             string          `json:"name"`
+	Description      string          `json:"description"`
+	Metadata         json.RawMessage `json:"metadata"`
+	HiddenFromStatus *bool           `json:"hiddenFromStatus"`
 }
 
 func (in createGroupInput) Validate() error {
@@ -158,14 +164,15 @@ func (in createGroupInput) Validate() error {
 }
 
 func (in createGroupInput) toInput() GroupInput {
-	return GroupInput{Name: &in.Name, Description: &in.Description, Metadata: in.Metadata}
+	return GroupInput{Name: &in.Name, Description: &in.Description, Metadata: in.Metadata, HiddenFromStatus: in.HiddenFromStatus}
 }
 
 type updateGroupInput struct {
-	ID          string          `json:"id"`
-	Name        *string         `json:"name"`
-	Description *string         `json:"description"`
-	Metadata    json.RawMessage `json:"metadata"`
+	ID               string          `json:"id"`
+	Name             *string         `json:"name"`
+	Description      *string         `json:"description"`
+	Metadata         json.RawMessage `json:"metadata"`
+	HiddenFromStatus *bool           `json:"hiddenFromStatus"`
 }
 
 func (in updateGroupInput) Validate() error {
@@ -173,7 +180,7 @@ func (in updateGroupInput) Validate() error {
 }
 
 func (in updateGroupInput) toInput() GroupInput {
-	return GroupInput{Name: in.Name, Description: in.Description, Metadata: in.Metadata}
+	return GroupInput{Name: in.Name, Description: in.Description, Metadata: in.Metadata, HiddenFromStatus: in.HiddenFromStatus}
 }
 
 type createViewInput struct {

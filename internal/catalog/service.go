@@ -81,6 +81,58 @@ func (s *Service) Entities(ctx context.Context) (Entities, error) {
 	return cache.Wrap(ctx, s.cache, keyEntity, s.st.entities)
 }
 
+// PublicEntities is what the public status page shows of the catalog:
+// the systems and groups not hidden from it, each group listing its
+// shown systems only.
+func (s *Service) PublicEntities(ctx context.Context) (Entities, error) {
+	return cache.Wrap(ctx, s.cache, keyPublic, func(ctx context.Context) (Entities, error) {
+		all, err := s.Entities(ctx)
+		if err != nil {
+			return Entities{}, err
+		}
+		return all.public(), nil
+	})
+}
+
+// PublicSystems is the set of systems the public status page shows.
+func (s *Service) PublicSystems(ctx context.Context) (map[string]bool, error) {
+	e, err := s.PublicEntities(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]bool, len(e.Systems))
+	for _, sys := range e.Systems {
+		out[sys.ID] = true
+	}
+	return out, nil
+}
+
+func (e Entities) public() Entities {
+	out := Entities{Systems: []System{}, Groups: []Group{}}
+	shown := map[string]bool{}
+	for _, sys := range e.Systems {
+		if !sys.HiddenFromStatus {
+			sys.Owner, sys.Metadata = "", json.RawMessage("{}") // for signed-in readers
+			out.Systems = append(out.Systems, sys)
+			shown[sys.ID] = true
+		}
+	}
+	for _, g := range e.Groups {
+		if g.HiddenFromStatus {
+			continue
+		}
+		ids := []string{}
+		for _, id := range g.SystemIDs {
+			if shown[id] {
+				ids = append(ids, id)
+			}
+		}
+		g.SystemIDs, g.Metadata = ids, json.RawMessage("{}")
+		out.Groups = append(out.Groups, g)
+	}
+	return out
+}
+
 func (s *Service) Systems(ctx context.Context) ([]System, error) {
 	return cache.Wrap(ctx, s.cache, keySystems, s.st.systems)
 }
@@ -169,10 +221,11 @@ func (s *Service) broadcast(ctx context.Context, p ChangedPayload) {
 // SystemInput is what may be set on a system; nil fields are left alone
 // by UpdateSystem.
 type SystemInput struct {
-	Name        *string
-	Description *string
-	Owner       *string
-	Metadata    json.RawMessage
+	Name             *string
+	Description      *string
+	Owner            *string
+	Metadata         json.RawMessage
+	HiddenFromStatus *bool
 }
 
 func (s *Service) CreateSystem(ctx context.Context, in SystemInput) (System, error) {
@@ -181,6 +234,7 @@ func (s *Service) CreateSystem(ctx context.Context, in SystemInput) (System, err
 	apply(&sys.Name, in.Name)
 	apply(&sys.Description, in.Description)
 	apply(&sys.Owner, in.Owner)
+	apply(&sys.HiddenFromStatus, in.HiddenFromStatus)
 	if in.Metadata != nil {
 		sys.Metadata = in.Metadata
 	}
@@ -202,6 +256,7 @@ func (s *Service) UpdateSystem(ctx context.Context, id string, in SystemInput) (
 	apply(&sys.Name, in.Name)
 	apply(&sys.Description, in.Description)
 	apply(&sys.Owner, in.Owner)
+	apply(&sys.HiddenFromStatus, in.HiddenFromStatus)
 	if in.Metadata != nil {
 		sys.Metadata = in.Metadata
 	}
@@ -236,9 +291,10 @@ func (s *Service) DeleteSystem(ctx context.Context, id string) error {
 // GroupInput is what may be set on a group; nil fields are left alone by
 // UpdateGroup.
 type GroupInput struct {
-	Name        *string
-	Description *string
-	Metadata    json.RawMessage
+	Name             *string
+	Description      *string
+	Metadata         json.RawMessage
+	HiddenFromStatus *bool
 }
 
 func (s *Service) CreateGroup(ctx context.Context, in GroupInput) (Group, error) {
@@ -246,6 +302,7 @@ func (s *Service) CreateGroup(ctx context.Context, in GroupInput) (Group, error)
 	g := Group{ID: newID(), Metadata: json.RawMessage("{}"), SystemIDs: []string{}, CreatedAt: now, UpdatedAt: now}
 	apply(&g.Name, in.Name)
 	apply(&g.Description, in.Description)
+	apply(&g.HiddenFromStatus, in.HiddenFromStatus)
 	if in.Metadata != nil {
 		g.Metadata = in.Metadata
 	}
@@ -266,6 +323,7 @@ func (s *Service) UpdateGroup(ctx context.Context, id string, in GroupInput) (Gr
 	}
 	apply(&g.Name, in.Name)
 	apply(&g.Description, in.Description)
+	apply(&g.HiddenFromStatus, in.HiddenFromStatus)
 	if in.Metadata != nil {
 		g.Metadata = in.Metadata
 	}
@@ -424,7 +482,7 @@ func (s *Service) UserDeleted(ctx context.Context, userID string) {
 	}
 }
 
-func apply(dst *string, src *string) {
+func apply[T any](dst *T, src *T) {
 	if src != nil {
 		*dst = *src
 	}

@@ -16,13 +16,13 @@ type sqlStore struct {
 	db *store.Handle
 }
 
-const systemColumns = `id, name, description, owner, metadata, created_at, updated_at`
+const systemColumns = `id, name, description, owner, metadata, hidden_from_status, created_at, updated_at`
 
 func scanSystem(row store.Scanner) (System, error) {
 	var s System
 	var meta string
 	var created, updated int64
-	if err := row.Scan(&s.ID, &s.Name, &s.Description, &s.Owner, &meta, &created, &updated); err != nil {
+	if err := row.Scan(&s.ID, &s.Name, &s.Description, &s.Owner, &meta, &s.HiddenFromStatus, &created, &updated); err != nil {
 		return s, err
 	}
 	s.Metadata = json.RawMessage(meta)
@@ -51,8 +51,8 @@ func (st *sqlStore) system(ctx context.Context, id string) (System, error) {
 }
 
 func (st *sqlStore) createSystem(ctx context.Context, s System) error {
-	_, err := st.db.ExecContext(ctx, `INSERT INTO catalog_systems (`+systemColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-		s.ID, s.Name, s.Description, s.Owner, string(s.Metadata), store.Micros(s.CreatedAt), store.Micros(s.UpdatedAt))
+	_, err := st.db.ExecContext(ctx, `INSERT INTO catalog_systems (`+systemColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		s.ID, s.Name, s.Description, s.Owner, string(s.Metadata), s.HiddenFromStatus, store.Micros(s.CreatedAt), store.Micros(s.UpdatedAt))
 	if err != nil {
 		return fmt.Errorf("catalog: create system: %w", err)
 	}
@@ -60,8 +60,9 @@ func (st *sqlStore) createSystem(ctx context.Context, s System) error {
 }
 
 func (st *sqlStore) updateSystem(ctx context.Context, s System) error {
-	res, err := st.db.ExecContext(ctx, `UPDATE catalog_systems SET name = ?, description = ?, owner = ?, metadata = ?, updated_at = ? WHERE id = ?`,
-		s.Name, s.Description, s.Owner, string(s.Metadata), store.Micros(s.UpdatedAt), s.ID)
+	res, err := st.db.ExecContext(ctx, `UPDATE catalog_systems SET name = ?, description = ?, owner = ?, metadata = ?, hidden_from_status = ?,
+		updated_at = ? WHERE id = ?`,
+		s.Name, s.Description, s.Owner, string(s.Metadata), s.HiddenFromStatus, store.Micros(s.UpdatedAt), s.ID)
 	return affected(res, err, "update system "+s.ID)
 }
 
@@ -71,7 +72,7 @@ func (st *sqlStore) deleteSystem(ctx context.Context, id string) error {
 	return affected(res, err, "delete system "+id)
 }
 
-const groupColumns = `id, name, description, metadata, created_at, updated_at`
+const groupColumns = `id, name, description, metadata, hidden_from_status, created_at, updated_at`
 
 func (st *sqlStore) groups(ctx context.Context) ([]Group, error) {
 	groups := []Group{}
@@ -95,7 +96,7 @@ func listGroups(ctx context.Context, q store.Queryer) ([]Group, error) {
 		var g Group
 		var meta string
 		var created, updated int64
-		if err := rows.Scan(&g.ID, &g.Name, &g.Description, &meta, &created, &updated); err != nil {
+		if err := rows.Scan(&g.ID, &g.Name, &g.Description, &meta, &g.HiddenFromStatus, &created, &updated); err != nil {
 			rows.Close()
 			return nil, fmt.Errorf("catalog: list groups: %w", err)
 		}
@@ -157,7 +158,7 @@ func (st *sqlStore) group(ctx context.Context, id string) (Group, error) {
 	var meta string
 	var created, updated int64
 	err := st.db.QueryRowContext(ctx, `SELECT `+groupColumns+` FROM catalog_groups WHERE id = ?`, id).
-		Scan(&g.ID, &g.Name, &g.Description, &meta, &created, &updated)
+		Scan(&g.ID, &g.Name, &g.Description, &meta, &g.HiddenFromStatus, &created, &updated)
 	if errors.Is(err, sql.ErrNoRows) {
 		return g, ErrNotFound
 	}
@@ -170,8 +171,8 @@ func (st *sqlStore) group(ctx context.Context, id string) (Group, error) {
 }
 
 func (st *sqlStore) createGroup(ctx context.Context, g Group) error {
-	_, err := st.db.ExecContext(ctx, `INSERT INTO catalog_groups (`+groupColumns+`) VALUES (?, ?, ?, ?, ?, ?)`,
-		g.ID, g.Name, g.Description, string(g.Metadata), store.Micros(g.CreatedAt), store.Micros(g.UpdatedAt))
+	_, err := st.db.ExecContext(ctx, `INSERT INTO catalog_groups (`+groupColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		g.ID, g.Name, g.Description, string(g.Metadata), g.HiddenFromStatus, store.Micros(g.CreatedAt), store.Micros(g.UpdatedAt))
 	if err != nil {
 		return fmt.Errorf("catalog: create group: %w", err)
 	}
@@ -179,8 +180,9 @@ func (st *sqlStore) createGroup(ctx context.Context, g Group) error {
 }
 
 func (st *sqlStore) updateGroup(ctx context.Context, g Group) error {
-	res, err := st.db.ExecContext(ctx, `UPDATE catalog_groups SET name = ?, description = ?, metadata = ?, updated_at = ? WHERE id = ?`,
-		g.Name, g.Description, string(g.Metadata), store.Micros(g.UpdatedAt), g.ID)
+	res, err := st.db.ExecContext(ctx, `UPDATE catalog_groups SET name = ?, description = ?, metadata = ?, hidden_from_status = ?,
+		updated_at = ? WHERE id = ?`,
+		g.Name, g.Description, string(g.Metadata), g.HiddenFromStatus, store.Micros(g.UpdatedAt), g.ID)
 	return affected(res, err, "update group "+g.ID)
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/checkstack/checkstack/internal/rpc"
@@ -67,18 +68,100 @@ func (s *Service) Procedures() []rpc.Procedure {
 			b, err := s.AggregatedHistory(ctx, in.ConfigurationID, in.From, in.To, in.TargetPoints)
 			return map[string][]Bucket{"buckets": b}, notFound(err, "configuration", in.ConfigurationID)
 		}),
-		rpc.Query(d, "getSystemHealthStatus", rpc.User, func(ctx context.Context, _ *rpc.Request, in rpc.BySystem) (SystemStatus, error) {
-			return s.SystemHealth(ctx, in.SystemID)
-		}),
-		rpc.Query(d, "getBulkSystemHealthStatus", rpc.User, func(ctx context.Context, _ *rpc.Request, in bulkInput) (map[string]map[string]SystemStatus, error) {
-			ss, err := s.BulkHealth(ctx, in.SystemIDs)
-			out := make(map[string]SystemStatus, len(ss))
-			for _, st := range ss {
-				out[st.SystemID] = st
-			}
-			return map[string]map[string]SystemStatus{"statuses": out}, err
-		}),
+		rpc.Query(d, "getSystemHealthStatus", rpc.Viewer, s.getSystemHealthStatus),
+		rpc.Query(d, "getBulkSystemHealthStatus", rpc.Viewer, s.getBulkSystemHealthStatus),
+		rpc.QueryJSON(d, "getBulkUptime", rpc.Viewer, s.getBulkUptime),
 	}
+}
+
+// A visitor of the public status page (not signed in) reads the health of
+// the systems the page shows only, without the checks' details.
+
+func (s *Service) getSystemHealthStatus(ctx context.Context, r *rpc.Request, in rpc.BySystem) (SystemStatus, error) {
+	ids, err := s.viewable(ctx, r, []string{in.SystemID})
+	if err != nil {
+		return SystemStatus{}, err
+	}
+	if len(ids) == 0 {
+		return SystemStatus{}, rpc.NotFound("system", in.SystemID)
+	}
+	st, err := s.SystemHealth(ctx, in.SystemID)
+	return forViewer(r, st), err
+}
+
+func (s *Service) getBulkSystemHealthStatus(ctx context.Context, r *rpc.Request, in bulkInput) (map[string]map[string]SystemStatus, error) {
+	ids, err := s.viewable(ctx, r, in.SystemIDs)
+	if err != nil {
+		return nil, err
+	}
+	ss, err := s.BulkHealth(ctx, ids)
+	out := make(map[string]SystemStatus, len(ss))
+	for _, st := range ss {
+		out[st.SystemID] = forViewer(r, st)
+	}
+	return map[string]map[string]SystemStatus{"statuses": out}, err
+}
+
+func (s *Service) getBulkUptime(ctx context.Context, r *rpc.Request, in uptimeInput) ([]byte, error) {
+	ids, err := s.viewable(ctx, r, in.SystemIDs)
+	if err != nil {
+		return nil, err
+	}
+	days := MaxUptimeDays
+	if in.Days != nil {
+		days = *in.Days
+	}
+	raws, err := s.UptimeJSON(ctx, ids, days)
+	if err != nil {
+		return nil, err
+	}
+	return rpc.MapJSON("uptime", ids, raws), nil
+}
+
+// viewable is the ids the caller may read: all for a user, the public
+// status page's for one of its visitors.
+func (s *Service) viewable(ctx context.Context, r *rpc.Request, ids []string) ([]string, error) {
+	if r.Principal.SignedIn() {
+		return ids, nil
+	}
+	if s.opts.PublicSystems == nil {
+		return []string{}, nil
+	}
+	public, err := s.opts.PublicSystems(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]string, 0, len(ids))
+	for _, id := range ids {
+		if public[id] {
+			out = append(out, id)
+		}
+	}
+	return out, nil
+}
+
+// forViewer leaves out of a status what a visitor of the public status
+// page does not see: the checks and their messages.
+func forViewer(r *rpc.Request, st SystemStatus) SystemStatus {
+	if !r.Principal.SignedIn() {
+		st.Checks = []CheckStatus{}
+	}
+	return st
+}
+
+type uptimeInput struct {
+	SystemIDs []string `json:"systemIds"`
+	Days      *int     `json:"days"`
+}
+
+func (in uptimeInput) Validate() error {
+	if err := rpc.CheckIDs("systemIds", in.SystemIDs, maxBulk); err != nil {
+		return err
+	}
+	if in.Days != nil && (*in.Days < 1 || *in.Days > MaxUptimeDays) {
+		return rpc.Invalid("days", fmt.Sprintf("must be between 1 and %d", MaxUptimeDays))
+	}
+	return nil
 }
 
 func notFound(err error, what, id string) error {

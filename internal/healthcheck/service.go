@@ -79,6 +79,9 @@ type Options struct {
 	RunRetention time.Duration
 	// AggregateRetention is how long hourly aggregates are kept; 365 days.
 	AggregateRetention time.Duration
+	// PublicSystems is the set of systems the public status page shows:
+	// what its anonymous visitors may read the health of; nil: none.
+	PublicSystems func(ctx context.Context) (map[string]bool, error)
 	// UnderMaintenance tells which systems have a maintenance window in
 	// progress, for the statuses' Maintenance flag; nil: none ever has.
 	// Whoever answers it calls MaintenanceChanged when the answer moves.
@@ -546,6 +549,8 @@ func (s *Service) invalidate(ctx context.Context, systems []string) error {
 	var errs []error
 	for _, id := range systems {
 		errs = append(errs, s.cache.Invalidate(ctx, keyStatus(id)))
+		_, err := s.cache.InvalidatePrefix(ctx, prefixUptime(id))
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }

@@ -2,6 +2,7 @@ package incident
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -15,10 +16,10 @@ import (
 func (s *Service) Procedures() []rpc.Procedure {
 	const d = "incident"
 	return []rpc.Procedure{
-		rpc.QueryJSON(d, "listIncidents", rpc.User, s.listIncidents),
-		rpc.Query(d, "getIncident", rpc.User, s.getIncident),
+		rpc.QueryJSON(d, "listIncidents", rpc.Viewer, s.listIncidents),
+		rpc.Query(d, "getIncident", rpc.Viewer, s.getIncident),
 		rpc.QueryJSON(d, "getIncidentsForSystem", rpc.User, s.getIncidentsForSystem),
-		rpc.QueryJSON(d, "getBulkIncidentsForSystems", rpc.User, s.getBulkIncidentsForSystems),
+		rpc.QueryJSON(d, "getBulkIncidentsForSystems", rpc.Viewer, s.getBulkIncidentsForSystems),
 
 		rpc.Mutate(d, "createIncident", rpc.Admin, s.createIncident),
 		rpc.Mutate(d, "updateIncident", rpc.Admin, s.updateIncident),
@@ -30,17 +31,69 @@ func (s *Service) Procedures() []rpc.Procedure {
 	}
 }
 
-func (s *Service) listIncidents(ctx context.Context, _ *rpc.Request, in listInput) ([]byte, error) {
-	raw, err := s.ListJSON(ctx, Filter{Status: in.Status, SystemID: in.SystemID, IncludeResolved: in.IncludeResolved})
+func (s *Service) listIncidents(ctx context.Context, r *rpc.Request, in listInput) ([]byte, error) {
+	f := Filter{Status: in.Status, SystemID: in.SystemID, IncludeResolved: in.IncludeResolved}
+	if !r.Principal.SignedIn() {
+		ins, err := s.List(ctx, f)
+		if err != nil {
+			return nil, err
+		}
+		if ins, err = s.public(ctx, ins); err != nil {
+			return nil, err
+		}
+		raw, err := json.Marshal(ins)
+		return rpc.ObjectJSON("incidents", raw), err
+	}
+	raw, err := s.ListJSON(ctx, f)
 	if err != nil {
 		return nil, err
 	}
 	return rpc.ObjectJSON("incidents", raw), nil
 }
 
-func (s *Service) getIncident(ctx context.Context, _ *rpc.Request, in rpc.ByID) (Detail, error) {
+func (s *Service) getIncident(ctx context.Context, r *rpc.Request, in rpc.ByID) (Detail, error) {
 	d, err := s.Get(ctx, in.ID)
-	return d, notFound(err, "incident", in.ID)
+	if err != nil || r.Principal.SignedIn() {
+		return d, notFound(err, "incident", in.ID)
+	}
+	shown, err := s.public(ctx, []Incident{d.Incident})
+	if err != nil {
+		return Detail{}, err
+	}
+	if len(shown) == 0 {
+		return Detail{}, rpc.NotFound("incident", in.ID)
+	}
+	d.Incident = shown[0]
+	for i := range d.Updates {
+		d.Updates[i].CreatedBy, d.Updates[i].CreatedByName = "", "" // who wrote it is for signed-in readers
+	}
+	return d, nil
+}
+
+// public is what a visitor of the public status page sees of incidents:
+// those on a system the page shows, naming only such systems.
+func (s *Service) public(ctx context.Context, ins []Incident) ([]Incident, error) {
+	shown := map[string]bool{}
+	if s.opts.PublicSystems != nil {
+		var err error
+		if shown, err = s.opts.PublicSystems(ctx); err != nil {
+			return nil, err
+		}
+	}
+	out := []Incident{}
+	for _, in := range ins {
+		var ids []string
+		for _, id := range in.SystemIDs {
+			if shown[id] {
+				ids = append(ids, id)
+			}
+		}
+		if len(ids) > 0 {
+			in.SystemIDs = ids
+			out = append(out, in)
+		}
+	}
+	return out, nil
 }
 
 func (s *Service) getIncidentsForSystem(ctx context.Context, _ *rpc.Request, in rpc.BySystem) ([]byte, error) {
@@ -51,12 +104,49 @@ func (s *Service) getIncidentsForSystem(ctx context.Context, _ *rpc.Request, in 
 	return rpc.ObjectJSON("incidents", raws[0]), nil
 }
 
-func (s *Service) getBulkIncidentsForSystems(ctx context.Context, _ *rpc.Request, in bulkInput) ([]byte, error) {
+func (s *Service) getBulkIncidentsForSystems(ctx context.Context, r *rpc.Request, in bulkInput) ([]byte, error) {
+	if !r.Principal.SignedIn() {
+		return s.publicBulk(ctx, in.SystemIDs)
+	}
 	raws, err := s.SystemsJSON(ctx, in.SystemIDs)
 	if err != nil {
 		return nil, err
 	}
 	return rpc.MapJSON("incidents", in.SystemIDs, raws), nil
+}
+
+// publicBulk is the bulk read for a visitor of the public status page:
+// the systems it shows, their incidents naming only such systems.
+func (s *Service) publicBulk(ctx context.Context, ids []string) ([]byte, error) {
+	var shown []string
+	if s.opts.PublicSystems != nil {
+		public, err := s.opts.PublicSystems(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, id := range ids {
+			if public[id] {
+				shown = append(shown, id)
+			}
+		}
+	}
+	if len(shown) == 0 {
+		return rpc.MapJSON("incidents", nil, nil), nil
+	}
+	lists, err := s.forSystems(ctx, shown)
+	if err != nil {
+		return nil, err
+	}
+	raws := make([]json.RawMessage, len(shown))
+	for i, l := range lists {
+		if l, err = s.public(ctx, l); err != nil {
+			return nil, err
+		}
+		if raws[i], err = json.Marshal(l); err != nil {
+			return nil, err
+		}
+	}
+	return rpc.MapJSON("incidents", shown, raws), nil
 }
 
 func (s *Service) createIncident(ctx context.Context, r *rpc.Request, in createInput) (Detail, error) {

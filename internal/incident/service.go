@@ -65,6 +65,9 @@ type Options struct {
 	SystemName func(ctx context.Context, id string) string
 	// Notifier tells subscribers of incidents; nil: nobody is told.
 	Notifier Notifier
+	// PublicSystems is the set of systems the public status page shows:
+	// its visitors see the incidents on them; nil: none.
+	PublicSystems func(ctx context.Context) (map[string]bool, error)
 	// Now is the clock; time.Now.
 	Now func() time.Time
 }
@@ -176,6 +179,21 @@ func (s *Service) Get(ctx context.Context, id string) (Detail, error) {
 // two queries a chunk.
 func (s *Service) SystemsJSON(ctx context.Context, systemIDs []string) ([]json.RawMessage, error) {
 	return cache.WrapManyJSON(ctx, s.cache, systemIDs, keySystem, s.st.unresolvedOf)
+}
+
+// forSystems is SystemsJSON, decoded.
+func (s *Service) forSystems(ctx context.Context, systemIDs []string) ([][]Incident, error) {
+	raws, err := s.SystemsJSON(ctx, systemIDs)
+	if err != nil {
+		return nil, err
+	}
+	out := make([][]Incident, len(raws))
+	for i, raw := range raws {
+		if err := json.Unmarshal(raw, &out[i]); err != nil {
+			return nil, fmt.Errorf("incident: decode incidents of %s: %w", systemIDs[i], err)
+		}
+	}
+	return out, nil
 }
 
 // ForSystem returns a system's unresolved incidents, newest first.

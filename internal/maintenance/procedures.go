@@ -2,6 +2,7 @@ package maintenance
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -16,10 +17,10 @@ import (
 func (s *Service) Procedures() []rpc.Procedure {
 	const d = "maintenance"
 	return []rpc.Procedure{
-		rpc.QueryJSON(d, "listMaintenances", rpc.User, s.listMaintenances),
-		rpc.Query(d, "getMaintenance", rpc.User, s.getMaintenance),
+		rpc.QueryJSON(d, "listMaintenances", rpc.Viewer, s.listMaintenances),
+		rpc.Query(d, "getMaintenance", rpc.Viewer, s.getMaintenance),
 		rpc.QueryJSON(d, "getMaintenancesForSystem", rpc.User, s.getMaintenancesForSystem),
-		rpc.QueryJSON(d, "getBulkMaintenancesForSystems", rpc.User, s.getBulkMaintenancesForSystems),
+		rpc.QueryJSON(d, "getBulkMaintenancesForSystems", rpc.Viewer, s.getBulkMaintenancesForSystems),
 
 		rpc.Mutate(d, "createMaintenance", rpc.Admin, s.createMaintenance),
 		rpc.Mutate(d, "updateMaintenance", rpc.Admin, s.updateMaintenance),
@@ -32,17 +33,69 @@ func (s *Service) Procedures() []rpc.Procedure {
 	}
 }
 
-func (s *Service) listMaintenances(ctx context.Context, _ *rpc.Request, in listInput) ([]byte, error) {
-	raw, err := s.ListJSON(ctx, Filter{Status: in.Status, SystemID: in.SystemID})
+func (s *Service) listMaintenances(ctx context.Context, r *rpc.Request, in listInput) ([]byte, error) {
+	f := Filter{Status: in.Status, SystemID: in.SystemID}
+	if !r.Principal.SignedIn() {
+		ws, err := s.List(ctx, f)
+		if err != nil {
+			return nil, err
+		}
+		if ws, err = s.public(ctx, ws); err != nil {
+			return nil, err
+		}
+		raw, err := json.Marshal(ws)
+		return rpc.ObjectJSON("maintenances", raw), err
+	}
+	raw, err := s.ListJSON(ctx, f)
 	if err != nil {
 		return nil, err
 	}
 	return rpc.ObjectJSON("maintenances", raw), nil
 }
 
-func (s *Service) getMaintenance(ctx context.Context, _ *rpc.Request, in rpc.ByID) (Detail, error) {
+func (s *Service) getMaintenance(ctx context.Context, r *rpc.Request, in rpc.ByID) (Detail, error) {
 	d, err := s.Get(ctx, in.ID)
-	return d, notFound(err, "maintenance", in.ID)
+	if err != nil || r.Principal.SignedIn() {
+		return d, notFound(err, "maintenance", in.ID)
+	}
+	shown, err := s.public(ctx, []Window{d.Window})
+	if err != nil {
+		return Detail{}, err
+	}
+	if len(shown) == 0 {
+		return Detail{}, rpc.NotFound("maintenance", in.ID)
+	}
+	d.Window = shown[0]
+	for i := range d.Updates {
+		d.Updates[i].CreatedBy, d.Updates[i].CreatedByName = "", "" // who wrote it is for signed-in readers
+	}
+	return d, nil
+}
+
+// public is what a visitor of the public status page sees of windows:
+// those on a system the page shows, naming only such systems.
+func (s *Service) public(ctx context.Context, ws []Window) ([]Window, error) {
+	shown := map[string]bool{}
+	if s.opts.PublicSystems != nil {
+		var err error
+		if shown, err = s.opts.PublicSystems(ctx); err != nil {
+			return nil, err
+		}
+	}
+	out := []Window{}
+	for _, w := range ws {
+		var ids []string
+		for _, id := range w.SystemIDs {
+			if shown[id] {
+				ids = append(ids, id)
+			}
+		}
+		if len(ids) > 0 {
+			w.SystemIDs = ids
+			out = append(out, w)
+		}
+	}
+	return out, nil
 }
 
 func (s *Service) getMaintenancesForSystem(ctx context.Context, _ *rpc.Request, in rpc.BySystem) ([]byte, error) {
@@ -53,12 +106,49 @@ func (s *Service) getMaintenancesForSystem(ctx context.Context, _ *rpc.Request, 
 	return rpc.ObjectJSON("maintenances", raws[0]), nil
 }
 
-func (s *Service) getBulkMaintenancesForSystems(ctx context.Context, _ *rpc.Request, in bulkInput) ([]byte, error) {
+func (s *Service) getBulkMaintenancesForSystems(ctx context.Context, r *rpc.Request, in bulkInput) ([]byte, error) {
+	if !r.Principal.SignedIn() {
+		return s.publicBulk(ctx, in.SystemIDs)
+	}
 	raws, err := s.SystemsJSON(ctx, in.SystemIDs)
 	if err != nil {
 		return nil, err
 	}
 	return rpc.MapJSON("maintenances", in.SystemIDs, raws), nil
+}
+
+// publicBulk is the bulk read for a visitor of the public status page:
+// the systems it shows, their windows naming only such systems.
+func (s *Service) publicBulk(ctx context.Context, ids []string) ([]byte, error) {
+	var shown []string
+	if s.opts.PublicSystems != nil {
+		public, err := s.opts.PublicSystems(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, id := range ids {
+			if public[id] {
+				shown = append(shown, id)
+			}
+		}
+	}
+	if len(shown) == 0 {
+		return rpc.MapJSON("maintenances", nil, nil), nil
+	}
+	lists, err := s.ForSystems(ctx, shown)
+	if err != nil {
+		return nil, err
+	}
+	raws := make([]json.RawMessage, len(shown))
+	for i, l := range lists {
+		if l, err = s.public(ctx, l); err != nil {
+			return nil, err
+		}
+		if raws[i], err = json.Marshal(l); err != nil {
+			return nil, err
+		}
+	}
+	return rpc.MapJSON("maintenances", shown, raws), nil
 }
 
 func (s *Service) createMaintenance(ctx context.Context, r *rpc.Request, in createInput) (Detail, error) {

@@ -72,6 +72,9 @@ type Options struct {
 	SystemExists systemlink.Exists
 	SystemName   func(ctx context.Context, id string) string
 	Notifier     Notifier
+	// PublicSystems is the set of systems the public status page shows:
+	// its visitors see the windows on them; nil: none.
+	PublicSystems func(ctx context.Context) (map[string]bool, error)
 }
 
 // Service is the maintenance domain. Safe for concurrent use.

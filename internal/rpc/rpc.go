@@ -33,6 +33,10 @@ const (
 	User                    // any signed-in user
 	Admin                   // signed-in admins only
 	Satellite               // a registered satellite agent (never a user)
+	// Viewer is any signed-in user, and anonymous visitors of the public
+	// status page when the server shows one: the procedure answers them
+	// only what the status page shows (see Principal.Public).
+	Viewer
 )
 
 func (a Access) String() string {
@@ -43,6 +47,8 @@ func (a Access) String() string {
 		return "user"
 	case Satellite:
 		return "satellite"
+	case Viewer:
+		return "viewer"
 	default:
 		return "admin"
 	}
@@ -81,6 +87,10 @@ type Principal struct {
 	// SatelliteID is set, and the user fields empty, when a satellite
 	// agent calls with its key.
 	SatelliteID string
+	// Public is set on an anonymous caller when the server shows a public
+	// status page: it may call Viewer procedures, which answer it only
+	// what the status page shows.
+	Public bool
 }
 
 // SignedIn reports whether the caller is a user.
@@ -98,9 +108,24 @@ func (p Principal) Allows(a Access) bool {
 		return p.SignedIn()
 	case Satellite:
 		return p.SatelliteID != ""
+	case Viewer:
+		return p.SignedIn() || (p.Public && p.SatelliteID == "")
 	default:
 		return p.IsAdmin()
 	}
+}
+
+// Authorize says whether p may call the procedure: nil, a 401 for a
+// caller who should sign in, or a 403 for one signed in without the
+// right.
+func (proc Procedure) Authorize(p Principal) error {
+	if p.Allows(proc.Access) {
+		return nil
+	}
+	if !p.SignedIn() && p.SatelliteID == "" {
+		return Unauthorized("sign in required")
+	}
+	return Forbidden(map[Access]string{User: "users only", Admin: "admins only", Satellite: "satellites only", Viewer: "users only"}[proc.Access])
 }
 
 // Request is one call: the caller, and the little of HTTP a procedure may

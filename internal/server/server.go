@@ -42,6 +42,12 @@ type Options struct {
 	Ready func(ctx context.Context) error
 	// Registry receives the HTTP metrics and serves /metrics. Nil: a new one.
 	Registry *prometheus.Registry
+	// PublicStatus makes anonymous callers public viewers (Principal.Public):
+	// they may call the Viewer procedures, which answer them what the
+	// public status page shows.
+	PublicStatus bool
+	// Pages serves every path the API does not (the web pages). Nil: 404.
+	Pages http.Handler
 }
 
 // Server is the API's http.Handler.
@@ -52,6 +58,8 @@ type Server struct {
 	list  []procedureInfo
 	ready func(ctx context.Context) error
 	mux   *http.ServeMux
+
+	publicStatus bool
 
 	requests *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
@@ -74,6 +82,8 @@ func New(opts Options) *Server {
 		procs: make(map[string]rpc.Procedure, len(opts.Procedures)),
 		ready: opts.Ready,
 		mux:   http.NewServeMux(),
+
+		publicStatus: opts.PublicStatus,
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "checkstack_http_requests_total",
 			Help: "API requests by procedure and status code.",
@@ -113,10 +123,30 @@ func New(opts Options) *Server {
 	})
 	s.mux.HandleFunc("GET /readyz", s.serveReady)
 	s.mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+	notFound := func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, &rpc.Error{Status: http.StatusNotFound, Code: "NOT_FOUND", Message: "no such endpoint: " + r.URL.Path})
-	})
+	}
+	s.mux.HandleFunc("/api/", notFound)
+	if opts.Pages != nil {
+		s.mux.Handle("/", opts.Pages)
+	} else {
+		s.mux.HandleFunc("/", notFound)
+	}
 	return s
+}
+
+// Principal resolves a request's caller as the API does: its credentials,
+// or for an anonymous caller of a server with a public status page, a
+// public viewer.
+func (s *Server) Principal(r *http.Request) (rpc.Principal, error) {
+	p, err := s.auth(r)
+	if err != nil {
+		return p, err
+	}
+	if s.publicStatus && !p.SignedIn() && p.SatelliteID == "" {
+		p.Public = true
+	}
+	return p, nil
 }
 
 // ServeHTTP implements http.Handler, recovering panics into a 500 that
@@ -184,16 +214,12 @@ func (s *Server) call(w http.ResponseWriter, r *http.Request, p rpc.Procedure) i
 		return writeError(w, rpc.BadRequest("body: could not be read"))
 	}
 
-	principal, err := s.auth(r)
+	principal, err := s.Principal(r)
 	if err != nil {
 		return writeError(w, rpc.Unauthorized("invalid credentials"))
 	}
-	if !principal.Allows(p.Access) {
-		if !principal.SignedIn() && principal.SatelliteID == "" {
-			return writeError(w, rpc.Unauthorized("sign in required"))
-		}
-		return writeError(w, rpc.Forbidden(map[rpc.Access]string{
-			rpc.User: "users only", rpc.Admin: "admins only", rpc.Satellite: "satellites only"}[p.Access]))
+	if err := p.Authorize(principal); err != nil {
+		return s.fail(w, r, p, err)
 	}
 
 	req := &rpc.Request{Principal: principal, RemoteAddr: clientIP(r), HTTP: r, Header: w.Header()}

@@ -24,6 +24,10 @@ type HubOptions struct {
 	WriteTimeout time.Duration
 	// Logger receives drops and stream errors. nil discards them.
 	Logger *slog.Logger
+	// Public names the broadcasts a public subscription (a visitor of the
+	// public status page) receives, as that signal with an empty payload:
+	// it learns what to refetch, nothing of what changed. nil: none.
+	Public func(signal string) bool
 }
 
 const (
@@ -40,6 +44,7 @@ type Hub struct {
 	heartbeat    time.Duration
 	writeTimeout time.Duration
 	logger       *slog.Logger
+	public       func(signal string) bool
 
 	// mu guards the fields below, and every send on and close of a
 	// subscription's channel: a channel is closed only by whoever removes
@@ -57,6 +62,7 @@ func NewHub(opts HubOptions) *Hub {
 		heartbeat:    opts.Heartbeat,
 		writeTimeout: opts.WriteTimeout,
 		logger:       opts.Logger,
+		public:       opts.Public,
 		all:          make(map[*Subscription]struct{}),
 		users:        make(map[string]map[*Subscription]struct{}),
 	}
@@ -116,6 +122,12 @@ func (h *Hub) isClosed() bool {
 // ev.UserID is "", else to that user's. ev.Payload must be valid JSON.
 func (h *Hub) deliver(ctx context.Context, ev Event) {
 	ev.frame = encodeFrame(ev)
+	var public *Event // what public subscriptions get of a broadcast, if any
+	if ev.UserID == "" && h.public != nil && h.public(ev.Signal) {
+		p := Event{Signal: ev.Signal, Payload: emptyPayload}
+		p.frame = encodeFrame(p)
+		public = &p
+	}
 
 	var dropped []*Subscription // allocated only when someone falls behind
 	h.mu.Lock()
@@ -125,8 +137,15 @@ func (h *Hub) deliver(ctx context.Context, ev Event) {
 			targets = h.users[ev.UserID]
 		}
 		for s := range targets {
+			e := ev
+			if s.public {
+				if public == nil {
+					continue
+				}
+				e = *public
+			}
 			select {
-			case s.events <- ev:
+			case s.events <- e:
 			default:
 				// Full: the reader is behind. Drop it rather than wait
 				// (invariant 1); deleting during range is safe.
@@ -162,10 +181,18 @@ func (h *Hub) remove(s *Subscription) {
 // which gets broadcasts only). It receives every event sent after Subscribe
 // returns that is meant for it. After Close it returns a subscription that
 // has already ended. The caller must Close it when done.
-func (h *Hub) Subscribe(userID string) *Subscription {
+func (h *Hub) Subscribe(userID string) *Subscription { return h.subscribe(userID, false) }
+
+// SubscribePublic starts a public subscription: a visitor of the public
+// status page, who receives only the broadcasts HubOptions.Public names,
+// each with an empty payload.
+func (h *Hub) SubscribePublic() *Subscription { return h.subscribe("", true) }
+
+func (h *Hub) subscribe(userID string, public bool) *Subscription {
 	s := &Subscription{
 		hub:    h,
 		userID: userID,
+		public: public,
 		events: make(chan Event, h.buffer),
 	}
 	h.mu.Lock()
@@ -215,6 +242,7 @@ func (h *Hub) Close() {
 type Subscription struct {
 	hub     *Hub
 	userID  string
+	public  bool
 	events  chan Event
 	dropped atomic.Bool // set, under hub.mu, before events is closed
 }

@@ -30,32 +30,48 @@ var (
 // dropped for falling behind (after an "event: dropped"), or when the hub
 // is closed.
 func (h *Hub) Handler(userID func(r *http.Request) (id string, ok bool)) http.Handler {
+	return h.ListenerHandler(func(r *http.Request) (Listener, bool) {
+		if userID == nil {
+			return Listener{}, true
+		}
+		id, ok := userID(r)
+		return Listener{UserID: id}, ok
+	})
+}
+
+// Listener is who a stream is for: a user, an anonymous client (both
+// empty), or a visitor of the public status page.
+type Listener struct {
+	UserID string
+	Public bool // a public subscription (see SubscribePublic)
+}
+
+// ListenerHandler is Handler resolving each caller to a Listener (ok
+// false: 401).
+func (h *Hub) ListenerHandler(who func(r *http.Request) (Listener, bool)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodGet {
 			w.Header().Set("Allow", http.MethodGet)
 			writeError(w, http.StatusMethodNotAllowed, "METHOD_NOT_ALLOWED", "use GET")
 			return
 		}
-		var id string
-		if userID != nil {
-			var ok bool
-			if id, ok = userID(r); !ok {
-				writeError(w, http.StatusUnauthorized, "UNAUTHORIZED", "sign in to receive signals")
-				return
-			}
+		l, ok := who(r)
+		if !ok {
+			writeError(w, http.StatusUnauthorized, "UNAUTHORIZED", "sign in to receive signals")
+			return
 		}
-		h.stream(w, r, id)
+		h.stream(w, r, l)
 	})
 }
 
 // stream subscribes for userID and copies the subscription's events to w
 // until the client goes away or the subscription ends. It runs on the
 // request's goroutine and starts none.
-func (h *Hub) stream(w http.ResponseWriter, r *http.Request, userID string) {
+func (h *Hub) stream(w http.ResponseWriter, r *http.Request, l Listener) {
 	ctx := r.Context()
 	// Subscribe before ": connected" is written: a client that has read
 	// that line gets everything sent after it (invariant 5).
-	sub := h.Subscribe(userID)
+	sub := h.subscribe(l.UserID, l.Public)
 	defer sub.Close()
 
 	// The server's WriteTimeout would fail every write after it: write
