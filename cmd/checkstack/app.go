@@ -29,6 +29,7 @@ import (
 	"github.com/checkstack/checkstack/internal/signal"
 	"github.com/checkstack/checkstack/internal/slo"
 	"github.com/checkstack/checkstack/internal/store"
+	"github.com/checkstack/checkstack/internal/web"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/redis/go-redis/v9"
@@ -107,7 +108,7 @@ func build(ctx context.Context, c Config, rt runtime, stderr io.Writer) (a *app,
 	a.buildServices(rt)
 	a.wireHooks()
 	a.workers = a.backgroundWork()
-	a.handler = a.buildHandler()
+	a.handler = a.buildHandler(rt)
 	return a, nil
 }
 
@@ -257,8 +258,10 @@ func (w *relayWorker) stop(ctx context.Context) error {
 	}
 }
 
-// buildHandler makes the HTTP handler over every service's procedures.
-func (a *app) buildHandler() http.Handler {
+// buildHandler makes the HTTP handler over every service's procedures,
+// with the pages over the same procedures; the pages' worker (keeping the
+// public pages fresh) joins the others.
+func (a *app) buildHandler(rt runtime) http.Handler {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(
 		collectors.NewGoCollector(),
@@ -279,12 +282,17 @@ func (a *app) buildHandler() http.Handler {
 		}
 		return a.auth.Authenticate(r)
 	}
+	procs := slices.Concat(a.auth.Procedures(), a.catalog.Procedures(), a.health.Procedures(), a.health.SatelliteProcedures(),
+		a.slos.Procedures(), a.notifications.Procedures(), a.incidents.Procedures(), a.maintenance.Procedures(),
+		a.announcements.Procedures(), a.anomalies.Procedures())
+	pages := web.New(web.Options{Procedures: procs, Authenticate: a.auth.Authenticate, PublicStatus: a.cfg.PublicStatus,
+		Hub: a.hub, Logger: a.log, Now: rt.clock().Now})
+	a.workers = append(a.workers, worker{"status page cache", pages.Start, pages.Stop})
 	return server.New(server.Options{
 		Logger:       a.log,
 		Authenticate: authenticate,
-		Procedures: slices.Concat(a.auth.Procedures(), a.catalog.Procedures(), a.health.Procedures(), a.health.SatelliteProcedures(),
-			a.slos.Procedures(), a.notifications.Procedures(), a.incidents.Procedures(), a.maintenance.Procedures(),
-			a.announcements.Procedures(), a.anomalies.Procedures()),
+		Procedures:   procs,
+		Pages:        pages,
 		Signals: a.hub.ListenerHandler(func(r *http.Request) (signal.Listener, bool) {
 			p, err := a.auth.Authenticate(r) // signals are for users, and the public status page's visitors
 			switch {

@@ -1,0 +1,123 @@
+// Checkstack's pages work without this script; with it they update live.
+// It listens to the same signal stream as any client (/api/signals) and,
+// when a signal the page lists in <body data-refresh> arrives, refetches
+// the page's main content through the same page (and so the same
+// procedures) and swaps it in. RESYNC, a dropped stream and a reconnect
+// refetch too: whatever was missed is read again.
+(function () {
+  'use strict';
+
+  var body = document.body;
+  var main = document.getElementById('main');
+  var refreshOn = (body.getAttribute('data-refresh') || '').split(' ').filter(Boolean);
+  var signedIn = body.hasAttribute('data-user');
+  var bell = document.getElementById('bell-count');
+
+  // Health check forms: show only the fields of the kind chosen.
+  function strategies() {
+    var form = document.getElementById('check-form');
+    if (!form) { return; }
+    var pick = form.querySelector('select[name="strategy"]');
+    function show() {
+      form.querySelectorAll('fieldset.strategy').forEach(function (fs) {
+        var on = fs.getAttribute('data-strategy') === pick.value;
+        fs.hidden = !on;
+        fs.disabled = !on;
+      });
+    }
+    pick.addEventListener('change', show);
+    show();
+  }
+  strategies();
+
+  if (!window.EventSource || (!refreshOn.length && !bell)) { return; }
+
+  var inFlight = false, again = false, timer = null, refreshes = 0;
+
+  function refresh() {
+    if (!main || !refreshOn.length) { return; }
+    if (timer) { return; }
+    // Coalesce a burst of signals into one read.
+    timer = setTimeout(function () { timer = null; load(); }, 100);
+  }
+
+  function load() {
+    if (inFlight) { again = true; return; }
+    inFlight = true;
+    fetch(location.href, { headers: { 'X-Checkstack-Partial': 'main' }, credentials: 'same-origin', cache: 'no-store' })
+      .then(function (r) {
+        if (r.redirected || !r.ok) { return null; }
+        return r.text();
+      })
+      .then(function (html) {
+        if (html === null) { return; }
+        var focused = document.activeElement && document.activeElement.id;
+        main.innerHTML = html;
+        strategies();
+        if (focused) {
+          var el = document.getElementById(focused);
+          if (el) { el.focus(); }
+        }
+        refreshes++;
+        main.setAttribute('data-refreshes', String(refreshes));
+      })
+      .catch(function () { /* offline: the next signal or reconnect reads again */ })
+      .then(function () {
+        inFlight = false;
+        if (again) { again = false; load(); }
+      });
+  }
+
+  function unread() {
+    if (!bell) { return; }
+    fetch('/api/notification/getUnreadCount', {
+      method: 'POST', credentials: 'same-origin',
+      headers: { 'Content-Type': 'application/json' }, body: '{}'
+    })
+      .then(function (r) { return r.ok ? r.json() : null; })
+      .then(function (out) {
+        if (!out) { return; }
+        bell.textContent = String(out.count);
+        bell.classList.toggle('zero', out.count === 0);
+      })
+      .catch(function () {});
+  }
+
+  function everything() { refresh(); unread(); }
+
+  var live = document.getElementById('live');
+  var opened = false;
+
+  function connect() {
+    var es = new EventSource('/api/signals');
+    es.addEventListener('open', function () {
+      if (live) { live.textContent = 'updates live'; }
+      body.setAttribute('data-live', 'open');
+      if (opened) { everything(); } // a reconnect: read what was missed
+      opened = true;
+    });
+    es.addEventListener('error', function () {
+      if (live) { live.textContent = 'reconnecting…'; }
+      body.setAttribute('data-live', 'reconnecting');
+      // EventSource reconnects by itself (retry: 3000), unless the server
+      // refused the stream outright.
+      if (es.readyState === EventSource.CLOSED) {
+        setTimeout(connect, 5000);
+      }
+    });
+    refreshOn.forEach(function (name) { es.addEventListener(name, refresh); });
+    es.addEventListener('RESYNC', everything);
+    es.addEventListener('dropped', function () {
+      // Fell behind: the server ends the stream; reconnect and read again.
+      es.close();
+      everything();
+      setTimeout(connect, 500);
+    });
+    if (signedIn) {
+      ['NOTIFICATION_RECEIVED', 'NOTIFICATION_READ', 'NOTIFICATION_DELETED'].forEach(function (name) {
+        es.addEventListener(name, unread);
+      });
+    }
+  }
+  connect();
+})();
