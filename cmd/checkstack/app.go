@@ -259,8 +259,7 @@ func (w *relayWorker) stop(ctx context.Context) error {
 }
 
 // buildHandler makes the HTTP handler over every service's procedures,
-// with the pages over the same procedures; the pages' worker (keeping the
-// public pages fresh) joins the others.
+// with the pages over the same procedures.
 func (a *app) buildHandler(rt runtime) http.Handler {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(
@@ -269,6 +268,9 @@ func (a *app) buildHandler(rt runtime) http.Handler {
 		a.db.Collector(),
 		server.CacheCollector(a.catalog.Scope(), a.health.Scope(), a.slos.Scope(), a.notifications.Scope(),
 			a.incidents.Scope(), a.maintenance.Scope(), a.announcements.Scope(), a.anomalies.Scope()),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "checkstack_signal_streams",
+			Help: "Signal streams (GET /api/signals) this instance serves now."},
+			func() float64 { return float64(a.hub.Subscribers()) }),
 	)
 	// A satellite key (css_…) names a satellite; anything else is a user's
 	// credential.
@@ -286,8 +288,7 @@ func (a *app) buildHandler(rt runtime) http.Handler {
 		a.slos.Procedures(), a.notifications.Procedures(), a.incidents.Procedures(), a.maintenance.Procedures(),
 		a.announcements.Procedures(), a.anomalies.Procedures())
 	pages := web.New(web.Options{Procedures: procs, Authenticate: a.auth.Authenticate, PublicStatus: a.cfg.PublicStatus,
-		Hub: a.hub, Logger: a.log, Now: rt.clock().Now})
-	a.workers = append(a.workers, worker{"status page cache", pages.Start, pages.Stop})
+		Signals: a.hub, Logger: a.log, Now: rt.clock().Now})
 	return server.New(server.Options{
 		Logger:       a.log,
 		Authenticate: authenticate,

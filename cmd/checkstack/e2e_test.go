@@ -170,6 +170,26 @@ func (in *instance) queries(t testing.TB, domain string) int {
 	return n
 }
 
+// gauge reads one unlabelled metric.
+func (in *instance) gauge(t testing.TB, name string) float64 {
+	t.Helper()
+	res, err := http.Get(in.url + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	m := regexp.MustCompile(`(?m)^` + name + ` (\S+)$`).FindSubmatch(b)
+	if m == nil {
+		t.Fatalf("no metric %s", name)
+	}
+	v, err := strconv.ParseFloat(string(m[1]), 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
 type system struct {
 	ID          string          `json:"id"`
 	Name        string          `json:"name"`

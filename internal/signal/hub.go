@@ -45,6 +45,7 @@ type Hub struct {
 	writeTimeout time.Duration
 	logger       *slog.Logger
 	public       func(signal string) bool
+	publicSeq    atomic.Uint64 // public broadcasts delivered; see PublicSeq
 
 	// mu guards the fields below, and every send on and close of a
 	// subscription's channel: a channel is closed only by whoever removes
@@ -127,6 +128,7 @@ func (h *Hub) deliver(ctx context.Context, ev Event) {
 		p := Event{Signal: ev.Signal, Payload: emptyPayload}
 		p.frame = encodeFrame(p)
 		public = &p
+		h.publicSeq.Add(1) // before any subscriber can see it
 	}
 
 	var dropped []*Subscription // allocated only when someone falls behind
@@ -163,6 +165,12 @@ func (h *Hub) deliver(ctx context.Context, ev Event) {
 			"signal", ev.Signal, "user_id", s.userID, "buffer", h.buffer)
 	}
 }
+
+// PublicSeq counts the public broadcasts this hub has delivered. The count
+// grows before any subscription receives the signal, so whoever was told
+// of a public signal and then reads PublicSeq sees a count larger than
+// any read before it: something rendered at an older count is stale.
+func (h *Hub) PublicSeq() uint64 { return h.publicSeq.Load() }
 
 // remove takes s out of the hub's maps. h.mu must be held.
 func (h *Hub) remove(s *Subscription) {

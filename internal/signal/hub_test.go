@@ -458,3 +458,40 @@ func must(t testing.TB, err error) {
 		t.Fatal(err)
 	}
 }
+
+// A public signal is counted before anyone receives it: whoever was told
+// of it and then reads PublicSeq sees it counted, so a page rendered at
+// the old count is known stale by then. Other signals are not counted.
+func TestPublicSeqCountsAPublicSignalBeforeItIsReceived(t *testing.T) {
+	hub := signal.NewHub(signal.HubOptions{Public: func(s string) bool { return s == "SHOWN" }})
+	defer hub.Close()
+	visitor := hub.SubscribePublic()
+	defer visitor.Close()
+	user := hub.Subscribe("u1")
+	defer user.Close()
+	ctx := context.Background()
+
+	for i := range 100 {
+		before := hub.PublicSeq()
+		if err := hub.Broadcast(ctx, "SHOWN", map[string]int{"i": i}); err != nil {
+			t.Fatal(err)
+		}
+		recv(t, visitor)
+		recv(t, user)
+		if got := hub.PublicSeq(); got != before+1 {
+			t.Fatalf("after a public signal was received, PublicSeq = %d, want %d", got, before+1)
+		}
+	}
+	n := hub.PublicSeq()
+	if err := hub.Broadcast(ctx, "HIDDEN", nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := hub.SendToUser(ctx, "SHOWN", "u1", nil); err != nil {
+		t.Fatal(err)
+	}
+	recv(t, user)
+	recv(t, user)
+	if got := hub.PublicSeq(); got != n {
+		t.Fatalf("a signal not for the public moved PublicSeq from %d to %d", n, got)
+	}
+}

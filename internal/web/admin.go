@@ -367,8 +367,14 @@ func (h *Handler) createCheck(r *http.Request, v viewer) (string, error) {
 		return "", prefixField(err, "config.", strategy+".")
 	}
 	if sys := str(r, "systemId"); sys != "" {
-		if err := h.call(r, nil, v, "healthcheck/associateSystem", map[string]string{"systemId": sys, "configurationId": made.ID}, nil); err != nil {
-			return "", err
+		in := map[string]any{"systemId": sys, "configurationId": made.ID,
+			"thresholds": dropNil(map[string]any{"mode": "consecutive", "degradedAfter": number(r, "degradedAfter"), "unhealthyAfter": number(r, "unhealthyAfter")})}
+		if err := h.call(r, nil, v, "healthcheck/associateSystem", in, nil); err != nil {
+			// Refused: the form changes nothing, so the check goes too.
+			if derr := h.call(r, nil, v, "healthcheck/deleteConfiguration", map[string]string{"id": made.ID}, nil); derr != nil {
+				h.log.ErrorContext(r.Context(), "cannot remove a check whose assignment was refused", "id", made.ID, "err", derr)
+			}
+			return "", prefixField(err, "thresholds.", "")
 		}
 		if err := h.call(r, nil, v, "healthcheck/runNow", map[string]string{"configurationId": made.ID}, nil); err != nil {
 			return "", err

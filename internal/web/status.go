@@ -32,28 +32,25 @@ func (h *Handler) statusRoutes() {
 // publicPage serves a public page from its rendered bytes, rendering them
 // (as a public viewer) when they are not kept. Without --public-status it
 // is not found.
-func (h *Handler) publicPage(contentType string, render func(r *http.Request, v viewer) ([]byte, error)) http.HandlerFunc {
+func (h *Handler) publicPage(contentType string, render func(r *http.Request) ([]byte, error)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if !h.public {
 			h.render(w, r, http.StatusNotFound, "error", page{Title: "Not found", Viewer: h.viewer(r),
 				Data: "This server has no public status page (start it with --public-status)."})
 			return
 		}
-		key := r.URL.RequestURI()
-		if r.Header.Get("X-Checkstack-Partial") != "" {
-			key += "#partial"
-		}
+		key := publicKey(r)
 		now := h.now()
 		e, ok := h.pages.get(key, now)
 		if !ok {
-			gen := h.pages.generation()
-			body, err := render(r, viewer{})
+			seq := h.pages.count()
+			body, err := render(r)
 			if err != nil {
 				h.publicError(w, r, err)
 				return
 			}
-			e = cachedPage{body: body, contentType: contentType, until: now.Add(pageTTL)}
-			h.pages.put(key, gen, e)
+			e = cachedPage{body: body, contentType: contentType, seq: seq, until: now.Add(pageTTL)}
+			h.pages.put(key, e)
 		}
 		hdr := w.Header()
 		hdr.Set("Content-Type", e.contentType)
@@ -64,6 +61,21 @@ func (h *Handler) publicPage(contentType string, render func(r *http.Request, v 
 		}
 		w.Write(e.body)
 	}
+}
+
+// publicKey is what a public page is kept under: its path, the one query
+// parameter that changes it (a badge's days, as it will be read), and
+// whether only its main content was asked for. Nothing else a visitor
+// sends makes a new entry.
+func publicKey(r *http.Request) string {
+	key := r.URL.Path
+	if strings.HasSuffix(key, "/uptime.svg") {
+		key += "?days=" + strconv.Itoa(badgeDays(r))
+	}
+	if r.Header.Get("X-Checkstack-Partial") == "main" {
+		key += "#main"
+	}
+	return key
 }
 
 func (h *Handler) publicError(w http.ResponseWriter, r *http.Request, err error) {
@@ -91,7 +103,7 @@ type statusView struct {
 // streams carry).
 const statusSignals = "SYSTEM_STATUS_CHANGED CATALOG_CHANGED INCIDENT_UPDATED MAINTENANCE_UPDATED ANNOUNCEMENT_UPDATED"
 
-func (h *Handler) statusPage(r *http.Request, _ viewer) ([]byte, error) {
+func (h *Handler) statusPage(r *http.Request) ([]byte, error) {
 	v := h.publicViewer()
 	var ents entities
 	var incs struct {
@@ -203,8 +215,8 @@ func (h *Handler) publicViewer() viewer {
 
 // feed is the status page's Atom (or RSS) feed: each update of every
 // incident and maintenance window the page shows, newest first.
-func (h *Handler) feed(atom bool) func(r *http.Request, _ viewer) ([]byte, error) {
-	return func(r *http.Request, _ viewer) ([]byte, error) {
+func (h *Handler) feed(atom bool) func(r *http.Request) ([]byte, error) {
+	return func(r *http.Request) ([]byte, error) {
 		v := h.publicViewer()
 		var incs struct {
 			Incidents []incident `json:"incidents"`
@@ -293,7 +305,7 @@ func badge(labelText, value, colour string) []byte {
 
 var statusColours = map[string]string{"healthy": "#2e7d32", "degraded": "#b26a00", "unhealthy": "#c62828", "maintenance": "#1565c0", "unknown": "#757575"}
 
-func (h *Handler) statusBadge(r *http.Request, _ viewer) ([]byte, error) {
+func (h *Handler) statusBadge(r *http.Request) ([]byte, error) {
 	t, err := h.badgeTile(r, 1)
 	if err != nil {
 		return nil, err
@@ -302,11 +314,8 @@ func (h *Handler) statusBadge(r *http.Request, _ viewer) ([]byte, error) {
 	return badge(t.System.Name, label(st), statusColours[st]), nil
 }
 
-func (h *Handler) uptimeBadge(r *http.Request, _ viewer) ([]byte, error) {
-	days, err := strconv.Atoi(cmpOr(r.URL.Query().Get("days"), "30"))
-	if err != nil || days < 1 || days > 90 {
-		days = 30
-	}
+func (h *Handler) uptimeBadge(r *http.Request) ([]byte, error) {
+	days := badgeDays(r)
 	t, err := h.badgeTile(r, days)
 	if err != nil {
 		return nil, err
@@ -329,6 +338,16 @@ func (h *Handler) uptimeBadge(r *http.Request, _ viewer) ([]byte, error) {
 		}
 	}
 	return badge(fmt.Sprintf("uptime %dd", days), value, colour), nil
+}
+
+// badgeDays is an uptime badge's days: 1 to 90, 30 when not one of
+// those.
+func badgeDays(r *http.Request) int {
+	days, err := strconv.Atoi(r.URL.Query().Get("days"))
+	if err != nil || days < 1 || days > 90 {
+		return 30
+	}
+	return days
 }
 
 // badgeTile reads one public system's tile: not found unless the status

@@ -2,7 +2,6 @@ package web
 
 import (
 	"bytes"
-	"context"
 	"embed"
 	"encoding/json"
 	"errors"
@@ -18,7 +17,6 @@ import (
 	"time"
 
 	"github.com/checkstack/checkstack/internal/rpc"
-	"github.com/checkstack/checkstack/internal/signal"
 )
 
 //go:embed templates/*.html
@@ -38,9 +36,10 @@ type Options struct {
 	// PublicStatus serves the public status page, its feeds and badges to
 	// anonymous visitors.
 	PublicStatus bool
-	// Hub, when set, tells the handler when to drop the public pages it
-	// keeps rendered: on every signal the status page refreshes on.
-	Hub *signal.Hub
+	// Signals, when set, count the public signals (signal.Hub): a public
+	// page rendered before the latest is not served again. Nil: the
+	// rendered pages live their few seconds.
+	Signals interface{ PublicSeq() uint64 }
 	// Logger receives render and procedure failures; nil discards.
 	Logger *slog.Logger
 	// Now is the clock; time.Now.
@@ -52,7 +51,6 @@ type Handler struct {
 	procs  map[string]rpc.Procedure
 	auth   func(r *http.Request) (rpc.Principal, error)
 	public bool
-	hub    *signal.Hub
 	log    *slog.Logger
 	now    func() time.Time
 	tmpl   *template.Template            // every template, for partial renders
@@ -61,8 +59,6 @@ type Handler struct {
 	static http.Handler
 
 	pages pageCache // rendered public pages, as bytes
-	stop  func()
-	wg    sync.WaitGroup
 }
 
 // New returns the pages' handler. It panics on a template that does not
@@ -78,7 +74,7 @@ func New(opts Options) *Handler {
 		procs:  make(map[string]rpc.Procedure, len(opts.Procedures)),
 		auth:   opts.Authenticate,
 		public: opts.PublicStatus,
-		hub:    opts.Hub,
+		pages:  pageCache{signals: opts.Signals},
 		log:    opts.Logger.With("component", "web"),
 		now:    opts.Now,
 		mux:    http.NewServeMux(),
@@ -104,43 +100,6 @@ func New(opts Options) *Handler {
 	h.static = http.StripPrefix("/static/", http.FileServerFS(sub))
 	h.routes()
 	return h
-}
-
-// Start keeps the rendered public pages fresh: it drops them on every
-// signal the status page refreshes on, until Stop.
-func (h *Handler) Start(ctx context.Context) {
-	if h.hub == nil {
-		return
-	}
-	ctx, cancel := context.WithCancel(ctx)
-	h.stop = cancel
-	h.wg.Go(func() {
-		for ctx.Err() == nil {
-			sub := h.hub.SubscribePublic()
-			h.pages.drop() // whatever happened while no subscription listened
-			for open := true; open; {
-				select {
-				case <-ctx.Done():
-					sub.Close()
-					return
-				case _, ok := <-sub.Events():
-					h.pages.drop()
-					open = ok
-				}
-			}
-			sub.Close()
-		}
-	})
-}
-
-// Stop stops keeping the pages fresh. Safe to call twice, or without
-// Start.
-func (h *Handler) Stop(context.Context) error {
-	if h.stop != nil {
-		h.stop()
-	}
-	h.wg.Wait()
-	return nil
 }
 
 // ServeHTTP serves a page with the security headers every page carries.
@@ -306,53 +265,61 @@ func fieldErrors(err error) map[string]string {
 }
 
 // pageCache keeps rendered public pages (the status page, its feeds,
-// badges) as bytes, by path, for at most a few seconds and until the next
-// signal that may change them. A page rendered while a signal dropped the
-// cache is not kept: put stores only under the generation the render
-// began in.
+// badges) as bytes, by key, for at most pageTTL and never past the next
+// public signal: each page is kept with the count of public signals
+// (PublicSeq) read before its render began, and served only while the
+// count is unchanged. A visitor told of a signal therefore never gets a
+// page rendered before it (the hub counts a signal before delivering
+// it), and a signal during a render leaves that render stale at once.
 type pageCache struct {
+	signals interface{ PublicSeq() uint64 }
+
 	mu      sync.Mutex
-	gen     uint64
+	seq     uint64 // the count the entries were rendered at
 	entries map[string]cachedPage
 }
 
 type cachedPage struct {
 	body        []byte
 	contentType string
+	seq         uint64
 	until       time.Time
 }
 
-const pageTTL = 10 * time.Second
+const (
+	pageTTL      = 10 * time.Second
+	pageCacheMax = 10000 // entries; keys are bounded, this is a backstop
+)
+
+// count is the public signals' count now: a render that begins after
+// reading it puts under it.
+func (c *pageCache) count() uint64 {
+	if c.signals == nil {
+		return 0
+	}
+	return c.signals.PublicSeq()
+}
 
 func (c *pageCache) get(key string, now time.Time) (cachedPage, bool) {
+	seq := c.count()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e, ok := c.entries[key]
-	return e, ok && now.Before(e.until)
+	return e, ok && e.seq == seq && now.Before(e.until)
 }
 
-// generation is the cache's generation, for a render to put under.
-func (c *pageCache) generation() uint64 {
+func (c *pageCache) put(key string, e cachedPage) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.gen
-}
-
-func (c *pageCache) put(key string, gen uint64, e cachedPage) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if gen != c.gen {
-		return // dropped since the render began: it may be stale
+	if e.seq < c.seq {
+		return // rendered before a signal another render has seen
+	}
+	if e.seq > c.seq || len(c.entries) >= pageCacheMax {
+		clear(c.entries) // all older than e
+		c.seq = e.seq
 	}
 	if c.entries == nil {
 		c.entries = map[string]cachedPage{}
 	}
 	c.entries[key] = e
-}
-
-func (c *pageCache) drop() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.gen++
-	clear(c.entries)
 }

@@ -87,9 +87,22 @@
 
   var live = document.getElementById('live');
   var opened = false;
+  var es = null;
+
+  // A page left for another (and perhaps kept in the back-forward cache)
+  // closes its stream: browsers allow a handful of connections per site,
+  // and streams of pages no one sees would take them all. Back on it, it
+  // opens again and reads what it missed.
+  window.addEventListener('pagehide', function () {
+    if (es) { es.close(); es = null; }
+  });
+  window.addEventListener('pageshow', function (e) {
+    if (e.persisted && !es) { connect(); everything(); }
+  });
 
   function connect() {
-    var es = new EventSource('/api/signals');
+    es = new EventSource('/api/signals');
+    var self = es;
     es.addEventListener('open', function () {
       if (live) { live.textContent = 'updates live'; }
       body.setAttribute('data-live', 'open');
@@ -101,17 +114,19 @@
       body.setAttribute('data-live', 'reconnecting');
       // EventSource reconnects by itself (retry: 3000), unless the server
       // refused the stream outright.
-      if (es.readyState === EventSource.CLOSED) {
-        setTimeout(connect, 5000);
+      if (self.readyState === EventSource.CLOSED && es === self) {
+        es = null;
+        setTimeout(function () { if (!es) { connect(); } }, 5000);
       }
     });
     refreshOn.forEach(function (name) { es.addEventListener(name, refresh); });
     es.addEventListener('RESYNC', everything);
     es.addEventListener('dropped', function () {
       // Fell behind: the server ends the stream; reconnect and read again.
-      es.close();
+      self.close();
+      if (es === self) { es = null; }
       everything();
-      setTimeout(connect, 500);
+      setTimeout(function () { if (!es) { connect(); } }, 500);
     });
     if (signedIn) {
       ['NOTIFICATION_RECEIVED', 'NOTIFICATION_READ', 'NOTIFICATION_DELETED'].forEach(function (name) {
