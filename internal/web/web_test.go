@@ -1,0 +1,301 @@
+package web
+
+import (
+	"context"
+	"encoding/xml"
+	"io"
+	"io/fs"
+	"net/http"
+	"net/http/httptest"
+	"regexp"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/checkstack/checkstack/internal/rpc"
+)
+
+// The pages' own rules, without the services: what every response
+// carries, which forms are refused, what the public pages keep. The pages
+// with the real services, in a browser, are tested in cmd/checkstack.
+
+type counter struct{ n atomic.Uint64 }
+
+func (c *counter) PublicSeq() uint64 { return c.n.Load() }
+
+// testHandler is a Handler over a stand-in auth/logout that counts its
+// calls; every caller is signed in as ada when signedIn.
+func testHandler(t *testing.T, signedIn bool, public bool) (*Handler, *atomic.Int64) {
+	t.Helper()
+	var logouts atomic.Int64
+	procs := []rpc.Procedure{
+		rpc.Mutate("auth", "logout", rpc.Public, func(context.Context, *rpc.Request, rpc.Empty) (rpc.Empty, error) {
+			logouts.Add(1)
+			return rpc.Empty{}, nil
+		}),
+	}
+	h := New(Options{Procedures: procs, PublicStatus: public, Authenticate: func(*http.Request) (rpc.Principal, error) {
+		if signedIn {
+			return rpc.Principal{UserID: "ada", Name: "Ada", Role: rpc.RoleUser}, nil
+		}
+		return rpc.Principal{}, nil
+	}})
+	return h, &logouts
+}
+
+func TestEveryResponseCarriesTheSecurityHeaders(t *testing.T) {
+	h, _ := testHandler(t, false, false)
+	for _, tc := range []struct{ method, path string }{
+		{"GET", "/login"}, {"GET", "/no/such/page"}, {"GET", "/static/app.css"}, {"GET", "/static/app.js"},
+		{"GET", "/status"}, {"GET", "/badge/x/status.svg"}, {"POST", "/logout"}, {"GET", "/admin/checks"},
+	} {
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, httptest.NewRequest(tc.method, tc.path, nil))
+		hdr := w.Header()
+		csp := hdr.Get("Content-Security-Policy")
+		scripts := regexp.MustCompile(`script-src [^;]*`).FindString(csp)
+		if scripts == "" || strings.Contains(scripts, "unsafe-inline") || !strings.Contains(csp, "frame-ancestors 'none'") {
+			t.Errorf("%s %s: CSP %q", tc.method, tc.path, csp)
+		}
+		if hdr.Get("X-Content-Type-Options") != "nosniff" || hdr.Get("Referrer-Policy") == "" {
+			t.Errorf("%s %s: headers %v", tc.method, tc.path, hdr)
+		}
+	}
+}
+
+// The CSP forbids inline scripts and styles: the templates must have none
+// for the pages to work under it.
+func TestTheTemplatesHaveNoInlineScriptOrStyle(t *testing.T) {
+	inline := regexp.MustCompile(`(?i)<script(\s[^>]*)?>\s*[^<\s]|<script(?:\s(?:[^s>]|s[^r])*)?>|\sstyle=|\son[a-z]+=|<style|javascript:`)
+	err := fs.WalkDir(templateFiles, "templates", func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := fs.ReadFile(templateFiles, path)
+		if err != nil {
+			return err
+		}
+		for _, m := range inline.FindAllString(string(b), -1) {
+			if !strings.Contains(m, `src=`) {
+				t.Errorf("%s: inline %q", path, m)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestFormsSentFromAnotherSiteAreRefused(t *testing.T) {
+	h, logouts := testHandler(t, true, false)
+	for _, tc := range []struct {
+		name, origin, referer string
+		want                  int
+	}{
+		{"another site", "https://evil.example", "", http.StatusForbidden},
+		{"no origin or referer", "", "", http.StatusForbidden},
+		{"null origin", "null", "", http.StatusForbidden},
+		{"a referer on another site", "", "https://evil.example/page", http.StatusForbidden},
+		{"a look-alike host", "http://example.com.evil.example", "", http.StatusForbidden},
+		{"this site", "http://example.com", "", http.StatusSeeOther},
+		{"this site, by referer", "", "http://example.com/notifications", http.StatusSeeOther},
+	} {
+		before := logouts.Load()
+		r := httptest.NewRequest("POST", "http://example.com/logout", nil)
+		if tc.origin != "" {
+			r.Header.Set("Origin", tc.origin)
+		}
+		if tc.referer != "" {
+			r.Header.Set("Referer", tc.referer)
+		}
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		if w.Code != tc.want {
+			t.Errorf("%s: %d, want %d", tc.name, w.Code, tc.want)
+		}
+		called := logouts.Load() - before
+		if (tc.want == http.StatusForbidden) != (called == 0) {
+			t.Errorf("%s: the procedure ran %d times", tc.name, called)
+		}
+	}
+}
+
+func TestSignInSendsOnlyToThisSite(t *testing.T) {
+	for next, want := range map[string]string{
+		"/systems/a?range=7d": "/systems/a?range=7d", "": "/", "https://evil.example/": "/", "//evil.example/x": "/",
+		"/\\evil.example": "/\\evil.example", "javascript:alert(1)": "/", "systems": "/",
+	} {
+		if got := safeNext(next); got != want {
+			t.Errorf("safeNext(%q) = %q, want %q", next, got, want)
+		}
+	}
+}
+
+func TestThePublicPagesAreNotFoundWithoutTheFlag(t *testing.T) {
+	h, _ := testHandler(t, false, false)
+	for _, path := range []string{"/status", "/status/feed.atom", "/status/feed.rss", "/badge/a/status.svg", "/badge/a/uptime.svg"} {
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, httptest.NewRequest("GET", path, nil))
+		if w.Code != http.StatusNotFound {
+			t.Errorf("%s = %d, want 404", path, w.Code)
+		}
+	}
+}
+
+// A kept page is served only while no public signal has been counted
+// since its render began, and never past its time.
+func TestAKeptPageIsStaleFromTheNextPublicSignal(t *testing.T) {
+	var seq counter
+	c := pageCache{signals: &seq}
+	now := time.Unix(1000, 0)
+	page := func(body string, seq uint64) cachedPage {
+		return cachedPage{body: []byte(body), seq: seq, until: now.Add(pageTTL)}
+	}
+	c.put("/status", page("v1", c.count()))
+	if e, ok := c.get("/status", now); !ok || string(e.body) != "v1" {
+		t.Fatalf("a fresh page is not served: %v %q", ok, e.body)
+	}
+	if _, ok := c.get("/status", now.Add(pageTTL)); ok {
+		t.Error("a page is served past its time")
+	}
+
+	seq.n.Add(1) // a signal
+	if _, ok := c.get("/status", now); ok {
+		t.Fatal("a page rendered before a public signal is served after it")
+	}
+
+	// A render that began before a signal and ends after it is not kept
+	// over one that began after it.
+	began := c.count()
+	seq.n.Add(1)
+	c.put("/status", page("v3", c.count()))
+	c.put("/status", page("v2, stale", began))
+	if e, ok := c.get("/status", now); !ok || string(e.body) != "v3" {
+		t.Fatalf("got %v %q, want the render after the signal", ok, e.body)
+	}
+	c.put("/status/feed.atom", page("stale feed", began))
+	if _, ok := c.get("/status/feed.atom", now); ok {
+		t.Error("a render begun before the last signal is served")
+	}
+}
+
+// What a visitor sends beyond a badge's days makes no new entry: the
+// cache's keys are bounded by the pages there are.
+func TestAPublicPageIsKeptUnderItsPathAndDaysOnly(t *testing.T) {
+	key := func(target string, partial bool) string {
+		r := httptest.NewRequest("GET", target, nil)
+		if partial {
+			r.Header.Set("X-Checkstack-Partial", "main")
+		}
+		return publicKey(r)
+	}
+	same := [][]string{
+		{"/status", "/status?x=1", "/status?cache=busted&y=2"},
+		{"/badge/a/uptime.svg", "/badge/a/uptime.svg?days=30", "/badge/a/uptime.svg?days=abc", "/badge/a/uptime.svg?days=9999&x=1"},
+		{"/badge/a/status.svg", "/badge/a/status.svg?days=7"},
+	}
+	for _, group := range same {
+		for _, target := range group[1:] {
+			if key(target, false) != key(group[0], false) {
+				t.Errorf("%s is kept apart from %s", target, group[0])
+			}
+		}
+	}
+	if key("/badge/a/uptime.svg?days=7", false) == key("/badge/a/uptime.svg?days=30", false) {
+		t.Error("7 and 30 days share a badge")
+	}
+	if key("/status", true) == key("/status", false) {
+		t.Error("the page's main content and the whole page share an entry")
+	}
+}
+
+func TestABadgeIsValidSVGWhateverTheName(t *testing.T) {
+	for _, name := range []string{"api", `<script>alert("x")</script> & co`, "ünïcode ✓"} {
+		b := badge(name, "Healthy", statusColours["healthy"])
+		var root struct {
+			XMLName xml.Name
+			Title   string `xml:"title"`
+		}
+		if err := xml.Unmarshal(b, &root); err != nil || root.XMLName.Local != "svg" {
+			t.Fatalf("badge for %q is not SVG (%v): %s", name, err, b)
+		}
+		if root.Title != name+": Healthy" {
+			t.Errorf("badge title %q, want %q", root.Title, name+": Healthy")
+		}
+		if strings.Contains(string(b), "<script") {
+			t.Errorf("badge for %q carries markup: %s", name, b)
+		}
+	}
+}
+
+func TestAnAPIErrorIsShownAtTheFieldItNames(t *testing.T) {
+	for _, tc := range []struct {
+		err  error
+		want map[string]string
+	}{
+		{rpc.Invalid("config.url", "must be absolute"), map[string]string{"config.url": "must be absolute"}},
+		{rpc.Invalid("systemIds[0]", `no system "x"`), map[string]string{"systemIds[0]": `no system "x"`}},
+		{&rpc.Error{Status: 409, Code: "CONFLICT", Message: "a system with that name exists"}, map[string]string{"": "a system with that name exists"}},
+		{io.ErrUnexpectedEOF, map[string]string{"": "Something went wrong on our side; try again."}},
+	} {
+		got := fieldErrors(tc.err)
+		if len(got) != len(tc.want) {
+			t.Errorf("%v: %v, want %v", tc.err, got, tc.want)
+		}
+		for k, v := range tc.want {
+			if got[k] != v {
+				t.Errorf("%v: %v, want %v", tc.err, got, tc.want)
+			}
+		}
+	}
+	if got := prefixField(rpc.Invalid("config.url", "bad"), "config.", "http."); fieldErrors(got)["http.url"] != "bad" {
+		t.Errorf("prefixField: %v", got)
+	}
+}
+
+func TestDaysWithoutDataAreOneBar(t *testing.T) {
+	up := func(f float64) *float64 { return &f }
+	days := []day{{Date: "d1"}, {Date: "d2"}, {Date: "d3"}, {Date: "d4", Uptime: up(100)}, {Date: "d5", Uptime: up(98)}, {Date: "d6"}}
+	svg := string(uptimeBar(days))
+	if n := strings.Count(svg, "<rect"); n != 4 {
+		t.Errorf("%d bars for 3 empty days, 2 days, 1 empty day; want 4:\n%s", n, svg)
+	}
+	for _, want := range []string{"d1 – d3: no data", "d4: 100.00%", `class="bad"`, "d6: no data"} {
+		if !strings.Contains(svg, want) {
+			t.Errorf("the bar lacks %q:\n%s", want, svg)
+		}
+	}
+	var v struct{ XMLName xml.Name }
+	if err := xml.Unmarshal([]byte(svg), &v); err != nil {
+		t.Errorf("the bar is not SVG: %v", err)
+	}
+}
+
+// Every page renders with nothing in it yet: a new installation's.
+func TestEveryPageRendersEmpty(t *testing.T) {
+	h, _ := testHandler(t, true, true)
+	v := viewer{rpc.Principal{UserID: "ada", Name: "Ada", Role: rpc.RoleAdmin}}
+	data := map[string]any{
+		"overview": overviewData{}, "system": systemData{}, "timeline": timelineData{}, "notifications": notificationsData{},
+		"keys": keysData{}, "login": loginForm{}, "error": "gone", "status": statusView{},
+	}
+	for _, s := range h.sections() {
+		data["admin:"+s.name] = adminData{Section: s.name, Data: map[string]any{}}
+	}
+	if len(h.views) != 9 {
+		t.Errorf("%d pages, want 9: %v", len(h.views), h.views)
+	}
+	for name, d := range data {
+		view, _, _ := strings.Cut(name, ":")
+		t.Run(name, func(t *testing.T) {
+			if err := h.views[view].Execute(io.Discard, page{Title: "t", Viewer: v, Data: d}); err != nil {
+				t.Fatal(err)
+			}
+			if err := h.tmpl.Lookup(view+":main").Execute(io.Discard, page{Title: "t", Viewer: v, Data: d}); err != nil {
+				t.Fatalf("main only: %v", err)
+			}
+		})
+	}
+}
