@@ -21,7 +21,7 @@ import (
 // The pages, driven in a real browser: Debian's chromium, headless. Without
 // it these tests skip, unless CHECKSTACK_REQUIRE_SERVICES=1 says every
 // service must be there. With CHECKSTACK_SCREENSHOTS=<dir> they also save
-// the screenshots the README shows.
+// the screenshots the README shows (TestScreenshots).
 
 // wait is how long a page may take to show what a test waits for: long,
 // because CI's machine is busy; a test that passes never waits it out.
@@ -173,7 +173,7 @@ func (b *tab) screenshot(t *testing.T, name string) {
 	}
 	ctx, cancel := context.WithTimeout(b.ctx, wait)
 	defer cancel()
-	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(90))
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 	if err != nil {
 		t.Fatalf("screenshot %s: %v", name, err)
 	}
@@ -289,7 +289,6 @@ func TestTheDashboardAndTheStatusPageInABrowser(t *testing.T) {
 	if !eval[bool](t, b, `window.__stay === true`) {
 		t.Fatal("the page reloaded to count a notification")
 	}
-	b.screenshot(t, "overview.png")
 
 	// The system page: its check with the failure, a chart, a range.
 	b.do(t, chromedp.Navigate(in.url+"/systems/"+sys+"?range=7d"))
@@ -300,7 +299,6 @@ func TestTheDashboardAndTheStatusPageInABrowser(t *testing.T) {
 	if got := eval[string](t, b, `document.querySelector('.ranges a[aria-current]').innerText`); got != "7d" {
 		t.Errorf("the chosen range is %q, want 7d", got)
 	}
-	b.screenshot(t, "system.png")
 
 	// The bell's list: mark it read.
 	// Every page opened its stream; the pages left behind closed theirs
@@ -352,7 +350,6 @@ func TestTheDashboardAndTheStatusPageInABrowser(t *testing.T) {
 	if strings.Contains(visitor.text(t, "body"), "admin@example.com") {
 		t.Error("the public page shows who posted")
 	}
-	visitor.screenshot(t, "status.png")
 
 	// Readable at 360 px.
 	visitor.do(t, chromedp.EmulateViewport(360, 800))
@@ -431,4 +428,91 @@ func streamsAtMost(t *testing.T, in *instance, n int) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// TestScreenshots makes the README's screenshots, of a small installation
+// with a few systems in groups, checks that ran, an outage with its
+// incident, maintenance in progress and an announcement. It runs only
+// with CHECKSTACK_SCREENSHOTS=<dir>:
+//
+//	CHECKSTACK_SCREENSHOTS=docs/screenshots go test -run TestScreenshots ./cmd/checkstack/
+func TestScreenshots(t *testing.T) {
+	if os.Getenv("CHECKSTACK_SCREENSHOTS") == "" {
+		t.Skip("CHECKSTACK_SCREENSHOTS is not set")
+	}
+	b := newBrowser(t)
+	database := filepath.Join(t.TempDir(), "data", "checkstack.db")
+	key := newUser(t, database, "admin@example.com", true)
+	in := start(t, database, "--public-status", "true")
+	up := &switchable{addr: "127.0.0.1:0"}
+	up.start(t)
+	defer up.stop()
+	down := &switchable{addr: "127.0.0.1:0"}
+	down.start(t)
+
+	groups := map[string][]string{"Customer facing": {"Website", "API", "Checkout"}, "Internal": {"Database", "Job queue"}}
+	ids := map[string]string{}
+	checks := map[string]string{}
+	for _, g := range []string{"Customer facing", "Internal"} {
+		var grp struct{ ID string }
+		in.ok(t, key, "catalog/createGroup", map[string]string{"name": g}, &grp)
+		for _, name := range groups[g] {
+			var sys system
+			in.ok(t, key, "catalog/createSystem", map[string]string{"name": name, "description": name + " of the shop"}, &sys)
+			ids[name] = sys.ID
+			in.ok(t, key, "catalog/addSystemToGroup", map[string]string{"groupId": grp.ID, "systemId": sys.ID}, nil)
+			target := up
+			if name == "Checkout" {
+				target = down
+			}
+			var conf struct{ ID string }
+			in.ok(t, key, "healthcheck/createConfiguration", map[string]any{"name": strings.ToLower(name) + " http", "strategy": "http",
+				"config": map[string]any{"url": "http://" + target.addr + "/"}, "intervalSeconds": 3600, "timeoutSeconds": 2}, &conf)
+			checks[name] = conf.ID
+			in.ok(t, key, "healthcheck/associateSystem", map[string]any{"systemId": sys.ID, "configurationId": conf.ID,
+				"thresholds": map[string]any{"degradedAfter": 1, "unhealthyAfter": 2}}, nil)
+			in.ok(t, key, "slo/createObjective", map[string]any{"systemId": sys.ID, "name": "Availability", "target": 99.5, "windowDays": 30}, nil)
+		}
+	}
+	for range 6 {
+		for _, c := range checks {
+			in.ok(t, key, "healthcheck/runNow", map[string]string{"configurationId": c}, nil)
+		}
+		time.Sleep(150 * time.Millisecond)
+	}
+	down.stop()
+	for range 3 {
+		in.ok(t, key, "healthcheck/runNow", map[string]string{"configurationId": checks["Checkout"]}, nil)
+		time.Sleep(200 * time.Millisecond)
+	}
+	var inc struct{ ID string }
+	in.ok(t, key, "incident/createIncident", map[string]any{"title": "Checkout is failing", "severity": "major",
+		"systemIds": []string{ids["Checkout"]}, "initialMessage": "Payments time out; we are looking into it."}, &inc)
+	in.ok(t, key, "incident/addUpdate", map[string]any{"incidentId": inc.ID, "statusChange": "identified",
+		"message": "The payment provider's API is down; orders are kept and will be charged once it is back."}, nil)
+	in.ok(t, key, "maintenance/createMaintenance", map[string]any{"title": "Database upgrade to 17", "systemIds": []string{ids["Database"]},
+		"description": "Reads stay up; writes pause for a few minutes.", "startAt": time.Now().Add(2 * time.Second), "endAt": time.Now().Add(2 * time.Hour)}, nil)
+	in.ok(t, key, "maintenance/createMaintenance", map[string]any{"title": "Job queue restart", "systemIds": []string{ids["Job queue"]},
+		"startAt": time.Now().Add(26 * time.Hour), "endAt": time.Now().Add(27 * time.Hour)}, nil)
+	in.ok(t, key, "announcement/createAnnouncement", map[string]any{"title": "New region", "message": "We now serve from **Frankfurt** too.",
+		"severity": "info", "visibility": "all", "displayMode": "banner"}, nil)
+	time.Sleep(3 * time.Second) // the upgrade starts
+
+	b.do(t, chromedp.Navigate(in.url+"/login"))
+	b.do(t, chromedp.SendKeys(chromedp.ID("email"), "admin@example.com"), chromedp.SendKeys(chromedp.ID("password"), "correct horse battery\r"))
+	b.until(t, "the overview", `location.pathname === "/" && document.getElementById("tile-`+ids["Checkout"]+`") !== null`)
+	b.screenshot(t, "overview.png")
+	b.do(t, chromedp.Navigate(in.url+"/systems/"+ids["Checkout"]))
+	b.until(t, "the system page", `document.querySelector("svg.chart") !== null`)
+	b.screenshot(t, "system.png")
+	visitor := b.incognito(t)
+	visitor.do(t, chromedp.Navigate(in.url+"/status"))
+	visitor.until(t, "the status page", `document.body.innerText.includes("Checkout is failing")`)
+	visitor.screenshot(t, "status.png")
+	visitor.do(t, chromedp.EmulateViewport(360, 800))
+	visitor.do(t, chromedp.Navigate(in.url+"/status"))
+	visitor.until(t, "the narrow status page", `document.readyState === "complete"`)
+	visitor.screenshot(t, "status-360.png")
+	b.clean(t)
+	visitor.clean(t)
 }

@@ -36,7 +36,7 @@ func label(s string) string {
 
 // icons say a status without colour: every status has its own shape.
 var icons = map[string]string{"healthy": "✔", "degraded": "▲", "unhealthy": "✖", "maintenance": "⚒", "unknown": "?",
-	"investigating": "🔍", "identified": "◉", "fixing": "⚒", "monitoring": "👁", "resolved": "✔",
+	"investigating": "◌", "identified": "◉", "fixing": "⚒", "monitoring": "◑", "resolved": "✔",
 	"scheduled": "◷", "in_progress": "⚒", "completed": "✔", "cancelled": "⊘"}
 
 var markdown = goldmark.New() // HTML in the source is escaped, not passed through
@@ -174,8 +174,9 @@ func uptimeBar(days []day) template.HTML {
 	return template.HTML(b.String())
 }
 
-// chart draws a check's history: average and p95 latency as lines over
-// bars of the failed share, in an SVG that scales to its box.
+// chart draws a check's history: average and p95 latency as lines (dots
+// where a bucket stands alone) over bars of the failed share, one slot a
+// bucket, in an SVG that scales to its box.
 func chart(bs []bucket) template.HTML {
 	if len(bs) == 0 {
 		return template.HTML(`<p class="muted">No runs in this range yet.</p>`)
@@ -185,23 +186,33 @@ func chart(bs []bucket) template.HTML {
 	for _, x := range bs {
 		top = math.Max(top, x.P95LatencyMs)
 	}
-	step := (width - 2*pad) / float64(max(1, len(bs)-1))
+	slot := (width - 2*pad) / float64(len(bs))
 	y := func(ms float64) float64 { return height - pad - ms/top*(height-2*pad) }
-	var avg, p95, fails strings.Builder
+	var avg, p95, marks strings.Builder
 	for i, x := range bs {
-		px := pad + float64(i)*step
-		fmt.Fprintf(&avg, "%.1f,%.1f ", px, y(x.AvgLatencyMs))
-		fmt.Fprintf(&p95, "%.1f,%.1f ", px, y(x.P95LatencyMs))
+		left := pad + float64(i)*slot
+		mid := left + slot/2
+		when := x.Start.UTC().Format("2 Jan 15:04")
 		if x.Runs > 0 && x.Failures > 0 {
 			h := float64(x.Failures) / float64(x.Runs) * (height - 2*pad)
-			fmt.Fprintf(&fails, `<rect class="fail" x="%.1f" y="%.1f" width="%.1f" height="%.1f"><title>%s: %d of %d runs failed</title></rect>`,
-				px-step/2, height-pad-h, math.Max(step, 2), h, x.Start.UTC().Format("2 Jan 15:04"), x.Failures, x.Runs)
+			fmt.Fprintf(&marks, `<rect class="fail" x="%.1f" y="%.1f" width="%.1f" height="%.1f"><title>%s: %d of %d runs failed</title></rect>`,
+				left, height-pad-h, math.Max(slot-1, 1), h, when, x.Failures, x.Runs)
 		}
+		if x.Runs == 0 {
+			continue
+		}
+		fmt.Fprintf(&avg, "%.1f,%.1f ", mid, y(x.AvgLatencyMs))
+		fmt.Fprintf(&p95, "%.1f,%.1f ", mid, y(x.P95LatencyMs))
+		if len(bs) == 1 {
+			fmt.Fprintf(&marks, `<circle class="p95" cx="%.1f" cy="%.1f" r="4"/><circle class="avg" cx="%.1f" cy="%.1f" r="4"/>`,
+				mid, y(x.P95LatencyMs), mid, y(x.AvgLatencyMs))
+		}
+		fmt.Fprintf(&marks, `<rect class="hit" x="%.1f" y="0" width="%.1f" height="%.0f"><title>%s: %d runs, average %.0f ms, p95 %.0f ms</title></rect>`,
+			left, slot, height, when, x.Runs, x.AvgLatencyMs, x.P95LatencyMs)
 	}
-	return template.HTML(fmt.Sprintf(`<svg class="chart" viewBox="0 0 %.0f %.0f" role="img" aria-label="latency, up to %.0f ms">`+
-		`%s<polyline class="p95" points="%s"/><polyline class="avg" points="%s"/>`+
-		`<text class="axis" x="%.0f" y="12">%.0f ms</text></svg>`,
-		width, height, top, fails.String(), p95.String(), avg.String(), pad, top))
+	return template.HTML(fmt.Sprintf(`<svg class="chart" viewBox="0 0 %.0f %.0f" preserveAspectRatio="none" role="img" aria-label="latency, up to %.0f ms">`+
+		`<polyline class="p95" points="%s"/><polyline class="avg" points="%s"/>%s</svg><p class="axis muted small">top: %.0f ms</p>`,
+		width, height, top, p95.String(), avg.String(), marks.String(), top))
 }
 
 // slug is text as an id attribute: letters, digits and dashes.
