@@ -114,7 +114,7 @@ func (h *Handler) chrome(r *http.Request, v viewer, p *page) error {
 		func() error { return h.call(r, nil, v, "notification/getUnreadCount", nil, &unread) },
 		func() error { return h.call(r, nil, v, "announcement/getActiveAnnouncements", nil, &banner) },
 	)
-	p.Unread = unread.Count
+	p.Unread, p.active = unread.Count, banner.Announcements
 	for _, a := range banner.Announcements {
 		if a.DisplayMode != "dashboard" {
 			p.Banner = append(p.Banner, a)
@@ -230,14 +230,9 @@ func (h *Handler) overview(w http.ResponseWriter, r *http.Request) {
 			data.Sections = append(data.Sections, rest)
 		}
 	}
-	var active struct {
-		Announcements []announcement `json:"announcements"`
-	}
-	if err := h.call(r, nil, v, "announcement/getActiveAnnouncements", nil, &active); err == nil {
-		for _, a := range active.Announcements {
-			if a.DisplayMode != "banner" {
-				data.Dash = append(data.Dash, a)
-			}
+	for _, a := range p.active {
+		if a.DisplayMode != "banner" {
+			data.Dash = append(data.Dash, a)
 		}
 	}
 	p.Data = data

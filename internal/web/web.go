@@ -210,6 +210,8 @@ type page struct {
 	Refresh string // the signals the page refreshes on, space-separated; "" none
 	Flash   string // a one-time message (a key shown once)
 	Data    any
+
+	active []announcement // every active announcement, banner or not
 }
 
 // render writes the page's template: whole, or only its main content

@@ -3,12 +3,14 @@ package web
 import (
 	"context"
 	"encoding/xml"
+	"fmt"
 	"io"
 	"io/fs"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -297,5 +299,56 @@ func TestEveryPageRendersEmpty(t *testing.T) {
 				t.Fatalf("main only: %v", err)
 			}
 		})
+	}
+}
+
+// The overview reads each kind once, in bulk, whatever the number of
+// systems: its calls are the same for 3 systems as for 300.
+func TestTheOverviewReadsEachKindOnceWhateverTheSystems(t *testing.T) {
+	calls := func(systems int) map[string]int {
+		counts := map[string]int{}
+		var mu sync.Mutex
+		answer := func(name string, out func() any) rpc.Procedure {
+			domain, proc, _ := strings.Cut(name, "/")
+			return rpc.Query(domain, proc, rpc.User, func(context.Context, *rpc.Request, map[string]any) (any, error) {
+				mu.Lock()
+				counts[name]++
+				mu.Unlock()
+				return out(), nil
+			})
+		}
+		empty := func() any { return map[string]any{} }
+		ents := func() any {
+			var ss []map[string]string
+			for i := range systems {
+				ss = append(ss, map[string]string{"id": fmt.Sprint("s", i), "name": fmt.Sprint("system ", i)})
+			}
+			return map[string]any{"systems": ss, "groups": []any{}}
+		}
+		var procs []rpc.Procedure
+		for _, name := range []string{"catalog/getViews", "notification/getUnreadCount", "announcement/getActiveAnnouncements",
+			"healthcheck/getBulkSystemHealthStatus", "healthcheck/getBulkUptime", "slo/getBulkObjectivesForSystems",
+			"incident/getBulkIncidentsForSystems", "maintenance/getBulkMaintenancesForSystems", "anomaly/getBulkAnomaliesForSystems"} {
+			procs = append(procs, answer(name, empty))
+		}
+		procs = append(procs, answer("catalog/getEntities", ents))
+		h := New(Options{Procedures: procs, Authenticate: func(*http.Request) (rpc.Principal, error) {
+			return rpc.Principal{UserID: "ada", Role: rpc.RoleUser}, nil
+		}})
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, httptest.NewRequest("GET", "/", nil))
+		if w.Code != 200 || !strings.Contains(w.Body.String(), fmt.Sprint("system ", systems-1)) {
+			t.Fatalf("overview of %d systems = %d:\n%s", systems, w.Code, w.Body)
+		}
+		return counts
+	}
+	few, many := calls(3), calls(300)
+	if len(few) != 10 {
+		t.Errorf("the overview calls %d procedures, want 10: %v", len(few), few)
+	}
+	for name, n := range many {
+		if n != 1 || few[name] != 1 {
+			t.Errorf("%s: called %d times for 3 systems, %d for 300; want once", name, few[name], n)
+		}
 	}
 }
