@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/checkstack/checkstack/internal/rpc"
+	"github.com/checkstack/checkstack/internal/systemlink"
 )
 
 // Procedures returns the health check API: admins change configurations
@@ -124,20 +125,11 @@ func (s *Service) viewable(ctx context.Context, r *rpc.Request, ids []string) ([
 	if r.Principal.SignedIn() {
 		return ids, nil
 	}
-	if s.opts.PublicSystems == nil {
-		return []string{}, nil
-	}
-	public, err := s.opts.PublicSystems(ctx)
+	public, err := s.opts.PublicSystems.Set(ctx)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]string, 0, len(ids))
-	for _, id := range ids {
-		if public[id] {
-			out = append(out, id)
-		}
-	}
-	return out, nil
+	return systemlink.Keep(ids, public), nil
 }
 
 // forViewer leaves out of a status what a visitor of the public status

@@ -19,6 +19,7 @@ import (
 	"github.com/checkstack/checkstack/internal/rpc"
 	"github.com/checkstack/checkstack/internal/signal"
 	"github.com/checkstack/checkstack/internal/store"
+	"github.com/checkstack/checkstack/internal/systemlink"
 )
 
 // Signals.
@@ -81,7 +82,7 @@ type Options struct {
 	AggregateRetention time.Duration
 	// PublicSystems is the set of systems the public status page shows:
 	// what its anonymous visitors may read the health of; nil: none.
-	PublicSystems func(ctx context.Context) (map[string]bool, error)
+	PublicSystems systemlink.Shown
 	// UnderMaintenance tells which systems have a maintenance window in
 	// progress, for the statuses' Maintenance flag; nil: none ever has.
 	// Whoever answers it calls MaintenanceChanged when the answer moves.

@@ -8,6 +8,7 @@ import (
 	"slices"
 
 	"github.com/checkstack/checkstack/internal/rpc"
+	"github.com/checkstack/checkstack/internal/systemlink"
 	"github.com/checkstack/checkstack/internal/timeline"
 )
 
@@ -65,36 +66,21 @@ func (s *Service) getIncident(ctx context.Context, r *rpc.Request, in rpc.ByID) 
 	}
 	d.Incident = shown[0]
 	for i := range d.Updates {
-		d.Updates[i].CreatedBy, d.Updates[i].CreatedByName = "", "" // who wrote it is for signed-in readers
+		d.Updates[i].Anonymize() // who wrote it is for signed-in readers
 	}
 	return d, nil
 }
 
-// public is what a visitor of the public status page sees of incidents:
-// those on a system the page shows, naming only such systems.
-func (s *Service) public(ctx context.Context, ins []Incident) ([]Incident, error) {
-	shown := map[string]bool{}
-	if s.opts.PublicSystems != nil {
-		var err error
-		if shown, err = s.opts.PublicSystems(ctx); err != nil {
-			return nil, err
-		}
+// public is what a visitor of the public status page sees of incidents.
+func (s *Service) public(ctx context.Context, xs []Incident) ([]Incident, error) {
+	shown, err := s.opts.PublicSystems.Set(ctx)
+	if err != nil {
+		return nil, err
 	}
-	out := []Incident{}
-	for _, in := range ins {
-		var ids []string
-		for _, id := range in.SystemIDs {
-			if shown[id] {
-				ids = append(ids, id)
-			}
-		}
-		if len(ids) > 0 {
-			in.SystemIDs = ids
-			out = append(out, in)
-		}
-	}
-	return out, nil
+	return systemlink.Public(xs, shown, systemsOf), nil
 }
+
+func systemsOf(x *Incident) *[]string { return &x.SystemIDs }
 
 func (s *Service) getIncidentsForSystem(ctx context.Context, _ *rpc.Request, in rpc.BySystem) ([]byte, error) {
 	raws, err := s.SystemsJSON(ctx, []string{in.SystemID})
@@ -115,38 +101,10 @@ func (s *Service) getBulkIncidentsForSystems(ctx context.Context, r *rpc.Request
 	return rpc.MapJSON("incidents", in.SystemIDs, raws), nil
 }
 
-// publicBulk is the bulk read for a visitor of the public status page:
-// the systems it shows, their incidents naming only such systems.
+// publicBulk is the bulk read for a visitor of the public status page.
 func (s *Service) publicBulk(ctx context.Context, ids []string) ([]byte, error) {
-	var shown []string
-	if s.opts.PublicSystems != nil {
-		public, err := s.opts.PublicSystems(ctx)
-		if err != nil {
-			return nil, err
-		}
-		for _, id := range ids {
-			if public[id] {
-				shown = append(shown, id)
-			}
-		}
-	}
-	if len(shown) == 0 {
-		return rpc.MapJSON("incidents", nil, nil), nil
-	}
-	lists, err := s.forSystems(ctx, shown)
-	if err != nil {
-		return nil, err
-	}
-	raws := make([]json.RawMessage, len(shown))
-	for i, l := range lists {
-		if l, err = s.public(ctx, l); err != nil {
-			return nil, err
-		}
-		if raws[i], err = json.Marshal(l); err != nil {
-			return nil, err
-		}
-	}
-	return rpc.MapJSON("incidents", shown, raws), nil
+	shown, raws, err := systemlink.PublicBulk(ctx, ids, s.opts.PublicSystems, s.forSystems, systemsOf)
+	return rpc.MapJSON("incidents", shown, raws), err
 }
 
 func (s *Service) createIncident(ctx context.Context, r *rpc.Request, in createInput) (Detail, error) {

@@ -67,7 +67,7 @@ type Options struct {
 	Notifier Notifier
 	// PublicSystems is the set of systems the public status page shows:
 	// its visitors see the incidents on them; nil: none.
-	PublicSystems func(ctx context.Context) (map[string]bool, error)
+	PublicSystems systemlink.Shown
 	// Now is the clock; time.Now.
 	Now func() time.Time
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/checkstack/checkstack/internal/rpc"
+	"github.com/checkstack/checkstack/internal/systemlink"
 	"github.com/checkstack/checkstack/internal/timeline"
 )
 
@@ -67,36 +68,21 @@ func (s *Service) getMaintenance(ctx context.Context, r *rpc.Request, in rpc.ByI
 	}
 	d.Window = shown[0]
 	for i := range d.Updates {
-		d.Updates[i].CreatedBy, d.Updates[i].CreatedByName = "", "" // who wrote it is for signed-in readers
+		d.Updates[i].Anonymize() // who wrote it is for signed-in readers
 	}
 	return d, nil
 }
 
-// public is what a visitor of the public status page sees of windows:
-// those on a system the page shows, naming only such systems.
-func (s *Service) public(ctx context.Context, ws []Window) ([]Window, error) {
-	shown := map[string]bool{}
-	if s.opts.PublicSystems != nil {
-		var err error
-		if shown, err = s.opts.PublicSystems(ctx); err != nil {
-			return nil, err
-		}
+// public is what a visitor of the public status page sees of maintenances.
+func (s *Service) public(ctx context.Context, xs []Window) ([]Window, error) {
+	shown, err := s.opts.PublicSystems.Set(ctx)
+	if err != nil {
+		return nil, err
 	}
-	out := []Window{}
-	for _, w := range ws {
-		var ids []string
-		for _, id := range w.SystemIDs {
-			if shown[id] {
-				ids = append(ids, id)
-			}
-		}
-		if len(ids) > 0 {
-			w.SystemIDs = ids
-			out = append(out, w)
-		}
-	}
-	return out, nil
+	return systemlink.Public(xs, shown, systemsOf), nil
 }
+
+func systemsOf(x *Window) *[]string { return &x.SystemIDs }
 
 func (s *Service) getMaintenancesForSystem(ctx context.Context, _ *rpc.Request, in rpc.BySystem) ([]byte, error) {
 	raws, err := s.SystemsJSON(ctx, []string{in.SystemID})
@@ -117,38 +103,10 @@ func (s *Service) getBulkMaintenancesForSystems(ctx context.Context, r *rpc.Requ
 	return rpc.MapJSON("maintenances", in.SystemIDs, raws), nil
 }
 
-// publicBulk is the bulk read for a visitor of the public status page:
-// the systems it shows, their windows naming only such systems.
+// publicBulk is the bulk read for a visitor of the public status page.
 func (s *Service) publicBulk(ctx context.Context, ids []string) ([]byte, error) {
-	var shown []string
-	if s.opts.PublicSystems != nil {
-		public, err := s.opts.PublicSystems(ctx)
-		if err != nil {
-			return nil, err
-		}
-		for _, id := range ids {
-			if public[id] {
-				shown = append(shown, id)
-			}
-		}
-	}
-	if len(shown) == 0 {
-		return rpc.MapJSON("maintenances", nil, nil), nil
-	}
-	lists, err := s.ForSystems(ctx, shown)
-	if err != nil {
-		return nil, err
-	}
-	raws := make([]json.RawMessage, len(shown))
-	for i, l := range lists {
-		if l, err = s.public(ctx, l); err != nil {
-			return nil, err
-		}
-		if raws[i], err = json.Marshal(l); err != nil {
-			return nil, err
-		}
-	}
-	return rpc.MapJSON("maintenances", shown, raws), nil
+	shown, raws, err := systemlink.PublicBulk(ctx, ids, s.opts.PublicSystems, s.ForSystems, systemsOf)
+	return rpc.MapJSON("maintenances", shown, raws), err
 }
 
 func (s *Service) createMaintenance(ctx context.Context, r *rpc.Request, in createInput) (Detail, error) {

@@ -74,7 +74,7 @@ type Options struct {
 	Notifier     Notifier
 	// PublicSystems is the set of systems the public status page shows:
 	// its visitors see the windows on them; nil: none.
-	PublicSystems func(ctx context.Context) (map[string]bool, error)
+	PublicSystems systemlink.Shown
 }
 
 // Service is the maintenance domain. Safe for concurrent use.

@@ -13,6 +13,9 @@
 // whichever instance asks) after the caller has locked it. The catalog's
 // systemDeleted hook does this; so does a periodic repair, for a deletion
 // whose hook never ran.
+//
+// Public and PublicBulk narrow such entities to what a visitor of the
+// public status page sees: those on a shown system, naming only those.
 package systemlink
 
 import (

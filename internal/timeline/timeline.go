@@ -51,6 +51,10 @@ type Entry struct {
 	EditedAt      *time.Time `json:"editedAt,omitempty"`
 }
 
+// Anonymize leaves out who wrote the entry, for a reader who may not
+// know.
+func (e *Entry) Anonymize() { e.CreatedBy, e.CreatedByName = "", "" }
+
 // Author is who posts an update.
 type Author struct {
 	ID   string
