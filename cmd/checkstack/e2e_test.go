@@ -154,7 +154,8 @@ func (in *instance) ok(t testing.TB, key, procedure string, body, out any) {
 	}
 }
 
-func (in *instance) queries(t testing.TB, domain string) int {
+// metrics reads /metrics.
+func (in *instance) metrics(t testing.TB) []byte {
 	t.Helper()
 	res, err := http.Get(in.url + "/metrics")
 	if err != nil {
@@ -162,6 +163,12 @@ func (in *instance) queries(t testing.TB, domain string) int {
 	}
 	defer res.Body.Close()
 	b, _ := io.ReadAll(res.Body)
+	return b
+}
+
+func (in *instance) queries(t testing.TB, domain string) int {
+	t.Helper()
+	b := in.metrics(t)
 	m := regexp.MustCompile(`checkstack_db_queries_total\{domain="` + domain + `"\} (\d+)`).FindSubmatch(b)
 	if m == nil {
 		return 0
@@ -173,12 +180,7 @@ func (in *instance) queries(t testing.TB, domain string) int {
 // gauge reads one unlabelled metric.
 func (in *instance) gauge(t testing.TB, name string) float64 {
 	t.Helper()
-	res, err := http.Get(in.url + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	b, _ := io.ReadAll(res.Body)
+	b := in.metrics(t)
 	m := regexp.MustCompile(`(?m)^` + name + ` (\S+)$`).FindSubmatch(b)
 	if m == nil {
 		t.Fatalf("no metric %s", name)

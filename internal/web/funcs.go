@@ -110,10 +110,7 @@ func (h *Handler) funcs() template.FuncMap {
 			for _, d := range ds {
 				runs, failures = runs+d.Runs, failures+d.Failures
 			}
-			if runs == 0 {
-				return "no data"
-			}
-			return fmt.Sprintf("%.2f%%", float64(runs-failures)/float64(runs)*100)
+			return successShare(runs, failures, "no data")
 		},
 	}
 }
@@ -276,8 +273,14 @@ func successRate(bs []bucket) string {
 	for _, b := range bs {
 		runs, failures = runs+b.Runs, failures+b.Failures
 	}
+	return successShare(runs, failures, "no runs")
+}
+
+// successShare is the share of runs that did not fail, as a percentage,
+// or none when there were no runs.
+func successShare(runs, failures int64, none string) string {
 	if runs == 0 {
-		return "no runs"
+		return none
 	}
 	return fmt.Sprintf("%.2f%%", float64(runs-failures)/float64(runs)*100)
 }

@@ -23,11 +23,14 @@ func (h *Handler) routes() {
 	m.HandleFunc("GET /incidents/{id}", h.incidentPage)
 	m.HandleFunc("GET /maintenance/{id}", h.windowPage)
 	m.HandleFunc("GET /notifications", h.notificationsPage)
-	m.HandleFunc("POST /notifications/read", h.markRead)
-	m.HandleFunc("POST /announcements/{id}/dismiss", h.dismiss)
+	m.HandleFunc("POST /notifications/read", h.act("notification/markAsRead", markRead, to("/notifications")))
+	m.HandleFunc("POST /announcements/{id}/dismiss", h.act("announcement/dismissAnnouncement",
+		func(r *http.Request) any { return map[string]string{"announcementId": r.PathValue("id")} },
+		func(r *http.Request) string { return safeNext(r.FormValue("next")) }))
 	m.HandleFunc("GET /keys", h.keysPage)
 	m.HandleFunc("POST /keys", h.createKey)
-	m.HandleFunc("POST /keys/{id}/revoke", h.revokeKey)
+	m.HandleFunc("POST /keys/{id}/revoke", h.act("auth/revokeKey",
+		func(r *http.Request) any { return map[string]string{"id": r.PathValue("id")} }, to("/keys")))
 	h.adminRoutes()
 	h.statusRoutes()
 	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
@@ -540,34 +543,6 @@ func (h *Handler) notificationsPage(w http.ResponseWriter, r *http.Request) {
 	h.render(w, r, http.StatusOK, "notifications", p)
 }
 
-func (h *Handler) markRead(w http.ResponseWriter, r *http.Request) {
-	v, ok := h.signedIn(w, r)
-	if !ok {
-		return
-	}
-	in := map[string]string{}
-	if id := r.FormValue("id"); id != "" {
-		in["notificationId"] = id
-	}
-	if err := h.call(r, nil, v, "notification/markAsRead", in, nil); err != nil {
-		h.fail(w, r, v, err)
-		return
-	}
-	http.Redirect(w, r, "/notifications", http.StatusSeeOther)
-}
-
-func (h *Handler) dismiss(w http.ResponseWriter, r *http.Request) {
-	v, ok := h.signedIn(w, r)
-	if !ok {
-		return
-	}
-	if err := h.call(r, nil, v, "announcement/dismissAnnouncement", map[string]string{"announcementId": r.PathValue("id")}, nil); err != nil {
-		h.fail(w, r, v, err)
-		return
-	}
-	http.Redirect(w, r, safeNext(r.FormValue("next")), http.StatusSeeOther)
-}
-
 // API keys, each user their own.
 
 type keysData struct {
@@ -615,14 +590,28 @@ func (h *Handler) createKey(w http.ResponseWriter, r *http.Request) {
 	h.showKeys(w, r, http.StatusOK, keysData{Secret: out.Secret})
 }
 
-func (h *Handler) revokeKey(w http.ResponseWriter, r *http.Request) {
-	v, ok := h.signedIn(w, r)
-	if !ok {
-		return
+// act is a button's handler: it calls one procedure, with the input in
+// makes of the request, and sends the viewer on to the page next names.
+func (h *Handler) act(name string, in func(r *http.Request) any, next func(r *http.Request) string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		v, ok := h.signedIn(w, r)
+		if !ok {
+			return
+		}
+		if err := h.call(r, nil, v, name, in(r), nil); err != nil {
+			h.fail(w, r, v, err)
+			return
+		}
+		http.Redirect(w, r, next(r), http.StatusSeeOther)
 	}
-	if err := h.call(r, nil, v, "auth/revokeKey", map[string]string{"id": r.PathValue("id")}, nil); err != nil {
-		h.fail(w, r, v, err)
-		return
-	}
-	http.Redirect(w, r, "/keys", http.StatusSeeOther)
 }
+
+// markRead marks one notification read, or all without an id.
+func markRead(r *http.Request) any {
+	if id := r.FormValue("id"); id != "" {
+		return map[string]string{"notificationId": id}
+	}
+	return map[string]string{}
+}
+
+func to(path string) func(*http.Request) string { return func(*http.Request) string { return path } }
