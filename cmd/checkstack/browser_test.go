@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -313,13 +314,46 @@ func TestTheDashboardAndTheStatusPageInABrowser(t *testing.T) {
 	b.submit(t, `.note.unread form[action="/notifications/read"]`)
 	b.until(t, "the bell back to zero", `document.getElementById("bell-count").innerText === "0"`)
 
-	// An incident, through its form.
+	// An API key: shown once, listed, revoked.
+	b.do(t, chromedp.Navigate(in.url+"/keys"))
+	b.do(t, chromedp.SendKeys(chromedp.ID("key-name"), "deploy bot"))
+	b.submit(t, `form[action="/keys"]`)
+	secret := b.text(t, "#new-key")
+	if len(secret) < 20 {
+		t.Fatalf("the new key shows as %q", secret)
+	}
+	if r := in.call(t, secret, "auth/me", "{}"); r.Status != 200 {
+		t.Fatalf("the key shown does not sign in: %d", r.Status)
+	}
+	if got := b.text(t, "table"); !strings.Contains(got, "deploy bot") || !strings.Contains(got, "Revoke") {
+		t.Fatalf("the keys table shows %q", got)
+	}
+	b.do(t, chromedp.Navigate(in.url+"/keys"))
+	if strings.Contains(b.text(t, "main"), secret) {
+		t.Fatal("the key is shown again")
+	}
+	b.do(t, chromedp.Evaluate[chromedp.Void](`[...document.querySelectorAll("tr")].find(tr => tr.innerText.includes("deploy bot"))`+
+		`.querySelector("form").id = "revoke-bot"`))
+	b.submit(t, `#revoke-bot`)
+	if got := b.text(t, "table"); !regexp.MustCompile(`deploy bot.*Revoked`).MatchString(got) {
+		t.Errorf("after revoking, the keys table shows %q", got)
+	}
+	if r := in.call(t, secret, "auth/me", "{}"); r.Status != http.StatusUnauthorized {
+		t.Errorf("a revoked key still signs in: %d", r.Status)
+	}
+
+	// An incident, through its form: without a system first, refused at
+	// the systems' boxes.
 	b.do(t, chromedp.Navigate(in.url+"/admin/incidents"))
 	if got := eval[[]string](t, b, unlabelled); len(got) > 0 {
 		t.Errorf("unlabelled controls on /admin/incidents: %v", got)
 	}
+	b.do(t, chromedp.SendKeys(chromedp.ID("create-title"), "The website is down"))
+	b.submit(t, `form[action="/admin/incidents/create"]`)
+	if got := b.text(t, "#create-systemids-error"); got == "" {
+		t.Fatalf("an incident without systems: no error at the systems (page: %s)", b.text(t, "main"))
+	}
 	b.do(t,
-		chromedp.SendKeys(chromedp.ID("create-title"), "The website is down"),
 		chromedp.Click(chromedp.ID("create-systemids-"+strings.ToLower(sys))),
 		chromedp.SendKeys(chromedp.ID("create-message"), "We are looking into it."),
 	)

@@ -1,8 +1,10 @@
 package web
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -120,15 +122,18 @@ func (h *Handler) adminAction(w http.ResponseWriter, r *http.Request, s adminSec
 	flash, err := do(r, v)
 	if err != nil {
 		action := strings.TrimPrefix(r.URL.Path, "/admin/"+s.name+"/")
-		errs := fieldErrors(err)
-		for field, reason := range errs {
-			if _, shown := r.PostForm[field]; field != "" && !shown {
-				// No control of the form holds it: say it above the form.
-				delete(errs, field)
-				errs[""] = field + ": " + reason
+		errs := map[string]string{}
+		for field, reason := range fieldErrors(err) {
+			control := formField(field)
+			if _, shown := r.PostForm[control]; shown || control == "systemIds" {
+				errs[control] = reason
+			} else if field != "" {
+				errs[""] = field + ": " + reason // no control of the form holds it: say it above the form
+			} else {
+				errs[""] = reason
 			}
 		}
-		h.showAdmin(w, r, s, form{Action: action, Values: r.PostForm, Errors: errs}, "", http.StatusBadRequest)
+		h.showAdmin(w, r, s, form{Action: action, Values: r.PostForm, Errors: errs}, "", h.refused(r, err))
 		return
 	}
 	if flash != "" {
@@ -136,6 +141,21 @@ func (h *Handler) adminAction(w http.ResponseWriter, r *http.Request, s adminSec
 		return
 	}
 	http.Redirect(w, r, "/admin/"+s.name, http.StatusSeeOther)
+}
+
+// formField is the form control an API error's field names: the
+// configuration's, the recurrence's and the thresholds' fields are the
+// form's own, and an item of a list is the list's control
+// ("recurrence.timezone" → "timezone", "http.expectedStatus[0]" →
+// "http.expectedStatus", "systemIds[2]" → "systemIds").
+func formField(field string) string {
+	for _, prefix := range []string{"config.", "recurrence.", "thresholds."} {
+		field = strings.TrimPrefix(field, prefix)
+	}
+	if i := strings.IndexByte(field, '['); i > 0 {
+		field = field[:i]
+	}
+	return field
 }
 
 // Form values as the API wants them.
@@ -171,13 +191,16 @@ func number(r *http.Request, name string) any {
 
 // localTime is a datetime-local field (in UTC, as the form says) as RFC
 // 3339, or its text for the API to refuse by name.
-func localTime(r *http.Request, name string) any {
+func localTime(r *http.Request, name string) any { return localTimeIn(r, name, time.UTC) }
+
+// localTimeIn is localTime in loc.
+func localTimeIn(r *http.Request, name string, loc *time.Location) any {
 	v := str(r, name)
 	if v == "" {
 		return nil
 	}
 	for _, layout := range []string{"2006-01-02T15:04", "2006-01-02T15:04:05", time.RFC3339} {
-		if t, err := time.ParseInLocation(layout, v, time.UTC); err == nil {
+		if t, err := time.ParseInLocation(layout, v, loc); err == nil {
 			return t.UTC().Format(time.RFC3339)
 		}
 	}
@@ -200,12 +223,10 @@ func (h *Handler) sections() []adminSection {
 			}),
 		}},
 		{name: "checks", title: "Health checks", load: h.loadChecks, actions: map[string]action{
-			"create": h.createCheck,
-			"delete": h.do("healthcheck/deleteConfiguration", byID),
-			"associate": h.do("healthcheck/associateSystem", func(r *http.Request) any {
-				return map[string]string{"systemId": str(r, "systemId"), "configurationId": str(r, "id")}
-			}),
-			"run": h.do("healthcheck/runNow", func(r *http.Request) any { return map[string]string{"configurationId": str(r, "id")} }),
+			"create":    h.createCheck,
+			"delete":    h.do("healthcheck/deleteConfiguration", byID),
+			"associate": h.associate,
+			"run":       h.do("healthcheck/runNow", func(r *http.Request) any { return map[string]string{"configurationId": str(r, "id")} }),
 		}},
 		{name: "objectives", title: "Objectives", load: h.loadObjectives, actions: map[string]action{
 			"create": h.do("slo/createObjective", func(r *http.Request) any {
@@ -228,7 +249,13 @@ func (h *Handler) sections() []adminSection {
 			"delete": h.do("incident/deleteIncident", byID),
 		}},
 		{name: "maintenance", title: "Maintenance", load: h.loadWindows, actions: map[string]action{
-			"create": h.do("maintenance/createMaintenance", windowInput),
+			"create": func(r *http.Request, v viewer) (string, error) {
+				in, err := windowInput(r)
+				if err != nil {
+					return "", err
+				}
+				return "", h.call(r, nil, v, "maintenance/createMaintenance", dropNil(in), nil)
+			},
 			"cancel": h.do("maintenance/cancelMaintenance", byID),
 			"close":  h.do("maintenance/closeMaintenance", byID),
 			"delete": h.do("maintenance/deleteMaintenance", byID),
@@ -285,7 +312,7 @@ func dropNil(in any) any {
 				delete(m, k)
 			}
 		case string:
-			if x == "" && k != "message" && k != "title" && k != "name" {
+			if x == "" && k != "message" && k != "title" && k != "name" && k != "description" { // "" clears a description
 				delete(m, k)
 			}
 		}
@@ -303,13 +330,21 @@ func groupInput(r *http.Request) any {
 	return map[string]any{"name": str(r, "name"), "description": str(r, "description"), "hiddenFromStatus": checked(r, "hidden")}
 }
 
-func windowInput(r *http.Request) any {
-	in := map[string]any{"title": str(r, "title"), "description": str(r, "description"), "startAt": localTime(r, "startAt"),
-		"endAt": localTime(r, "endAt"), "systemIds": r.PostForm["systemIds"], "suppressNotifications": checked(r, "suppress")}
-	if rule := str(r, "rule"); rule != "" {
-		in["recurrence"] = map[string]string{"rule": rule, "timezone": str(r, "timezone")}
+// windowInput reads the window's times in the form's time zone (the
+// rule's too), so that "02:00 Europe/Berlin" is 02:00 there, summer and
+// winter.
+func windowInput(r *http.Request) (any, error) {
+	zone := cmp.Or(str(r, "timezone"), "UTC")
+	loc, err := time.LoadLocation(zone)
+	if err != nil || zone == "Local" {
+		return nil, rpc.Invalid("timezone", fmt.Sprintf("%q is not a time zone: use an IANA name such as Europe/Berlin", zone))
 	}
-	return in
+	in := map[string]any{"title": str(r, "title"), "description": str(r, "description"), "startAt": localTimeIn(r, "startAt", loc),
+		"endAt": localTimeIn(r, "endAt", loc), "systemIds": r.PostForm["systemIds"], "suppressNotifications": checked(r, "suppress")}
+	if rule := strings.ToUpper(str(r, "rule")); rule != "" {
+		in["recurrence"] = map[string]string{"rule": strings.TrimPrefix(rule, "RRULE:"), "timezone": zone}
+	}
+	return in, nil
 }
 
 // createCheck makes a configuration from the fields of its strategy, then
@@ -377,10 +412,32 @@ func (h *Handler) createCheck(r *http.Request, v viewer) (string, error) {
 			return "", prefixField(err, "thresholds.", "")
 		}
 		if err := h.call(r, nil, v, "healthcheck/runNow", map[string]string{"configurationId": made.ID}, nil); err != nil {
-			return "", err
+			// Made and assigned: it runs at its interval anyway.
+			h.log.WarnContext(r.Context(), "cannot run a new check at once", "id", made.ID, "err", err)
 		}
 	}
 	return "", nil
+}
+
+// associate assigns a check to one more system. A system it checks
+// already is refused: assigning again would reset that assignment's
+// thresholds.
+func (h *Handler) associate(r *http.Request, v viewer) (string, error) {
+	sys, conf := str(r, "systemId"), str(r, "id")
+	var on struct {
+		Configurations []struct {
+			ID string `json:"id"`
+		} `json:"configurations"`
+	}
+	if err := h.call(r, nil, v, "healthcheck/getSystemConfigurations", map[string]string{"systemId": sys}, &on); err != nil {
+		return "", err
+	}
+	for _, c := range on.Configurations {
+		if c.ID == conf {
+			return "", &rpc.Error{Status: http.StatusConflict, Code: "CONFLICT", Message: "that check already checks that system"}
+		}
+	}
+	return "", h.call(r, nil, v, "healthcheck/associateSystem", map[string]string{"systemId": sys, "configurationId": conf}, nil)
 }
 
 // prefixField moves the field an API error names from one prefix to

@@ -43,17 +43,12 @@ var markdown = goldmark.New() // HTML in the source is escaped, not passed throu
 
 func (h *Handler) funcs() template.FuncMap {
 	return template.FuncMap{
-		"label":  label,
-		"icon":   func(s string) string { return icons[s] },
-		"status": displayStatus,
-		"markdown": func(s string) template.HTML {
-			var b bytes.Buffer
-			if err := markdown.Convert([]byte(s), &b); err != nil {
-				return template.HTML(template.HTMLEscapeString(s))
-			}
-			return template.HTML(b.String()) // goldmark escapes raw HTML unless told otherwise
-		},
-		"when": func(t time.Time) string { return t.UTC().Format("2 Jan 2006 15:04 MST") },
+		"label":    label,
+		"asset":    func(name string) string { return h.assets[name] },
+		"icon":     func(s string) string { return icons[s] },
+		"status":   displayStatus,
+		"markdown": markdownHTML,
+		"when":     func(t time.Time) string { return t.UTC().Format("2 Jan 2006 15:04 MST") },
 		"whenp": func(t *time.Time) string {
 			if t == nil {
 				return ""
@@ -105,6 +100,18 @@ func (h *Handler) funcs() template.FuncMap {
 			return id
 		},
 		"channelValue": channelValue,
+		"showing": func(a announcement) string {
+			now := h.now()
+			switch {
+			case !a.Active:
+				return "switched off"
+			case a.ExpiresAt != nil && !a.ExpiresAt.After(now):
+				return "expired"
+			case a.StartsAt != nil && a.StartsAt.After(now):
+				return "scheduled"
+			}
+			return "showing"
+		},
 		"uptimeTotal": func(ds []day) string {
 			var runs, failures int64
 			for _, d := range ds {
@@ -113,6 +120,17 @@ func (h *Handler) funcs() template.FuncMap {
 			return successShare(runs, failures, "no data")
 		},
 	}
+}
+
+// markdownHTML is Markdown as HTML; raw HTML in it is left out (goldmark
+// does so unless told otherwise), and links are only what goldmark lets
+// through.
+func markdownHTML(s string) template.HTML {
+	var b bytes.Buffer
+	if err := markdown.Convert([]byte(s), &b); err != nil {
+		return template.HTML(template.HTMLEscapeString(s))
+	}
+	return template.HTML(b.String())
 }
 
 func ago(d time.Duration) string {
@@ -171,10 +189,11 @@ func uptimeBar(days []day) template.HTML {
 	return template.HTML(b.String())
 }
 
-// chart draws a check's history: average and p95 latency as lines (dots
-// where a bucket stands alone) over bars of the failed share, one slot a
-// bucket, in an SVG that scales to its box.
-func chart(bs []bucket) template.HTML {
+// chart draws a check's history from from to to: average and p95 latency
+// as lines (dots where a bucket stands alone) over bars of the failed
+// share, each bucket at its time and as wide as it lasts, in an SVG that
+// scales to its box. Time without a bucket stays empty.
+func chart(bs []bucket, from, to time.Time) template.HTML {
 	if len(bs) == 0 {
 		return template.HTML(`<p class="muted">No runs in this range yet.</p>`)
 	}
@@ -183,33 +202,52 @@ func chart(bs []bucket) template.HTML {
 	for _, x := range bs {
 		top = math.Max(top, x.P95LatencyMs)
 	}
-	slot := (width - 2*pad) / float64(len(bs))
+	span := to.Sub(from)
+	if span <= 0 {
+		span = time.Hour
+	}
+	// A bucket lasts the least gap between two, and at least an hour (the
+	// aggregates' own); a lone one an hour.
+	var last time.Duration
+	for i := 1; i < len(bs); i++ {
+		if gap := bs[i].Start.Sub(bs[i-1].Start); last == 0 || gap < last {
+			last = gap
+		}
+	}
+	last = max(last, time.Hour)
+	x := func(t time.Time) float64 {
+		return pad + math.Min(math.Max(float64(t.Sub(from))/float64(span), 0), 1)*(width-2*pad)
+	}
+	slot := math.Max(float64(last)/float64(span)*(width-2*pad), 2)
 	y := func(ms float64) float64 { return height - pad - ms/top*(height-2*pad) }
 	var avg, p95, marks strings.Builder
-	for i, x := range bs {
-		left := pad + float64(i)*slot
+	for _, b := range bs {
+		left := math.Min(x(b.Start), width-pad-slot)
 		mid := left + slot/2
-		when := x.Start.UTC().Format("2 Jan 15:04")
-		if x.Runs > 0 && x.Failures > 0 {
-			h := float64(x.Failures) / float64(x.Runs) * (height - 2*pad)
+		when := b.Start.UTC().Format("2 Jan 15:04")
+		if b.Runs > 0 && b.Failures > 0 {
+			h := float64(b.Failures) / float64(b.Runs) * (height - 2*pad)
 			fmt.Fprintf(&marks, `<rect class="fail" x="%.1f" y="%.1f" width="%.1f" height="%.1f"><title>%s: %d of %d runs failed</title></rect>`,
-				left, height-pad-h, math.Max(slot-1, 1), h, when, x.Failures, x.Runs)
+				left, height-pad-h, math.Max(slot-1, 1), h, when, b.Failures, b.Runs)
 		}
-		if x.Runs == 0 {
+		if b.Runs == 0 {
 			continue
 		}
-		fmt.Fprintf(&avg, "%.1f,%.1f ", mid, y(x.AvgLatencyMs))
-		fmt.Fprintf(&p95, "%.1f,%.1f ", mid, y(x.P95LatencyMs))
+		fmt.Fprintf(&avg, "%.1f,%.1f ", mid, y(b.AvgLatencyMs))
+		fmt.Fprintf(&p95, "%.1f,%.1f ", mid, y(b.P95LatencyMs))
 		if len(bs) == 1 {
-			fmt.Fprintf(&marks, `<circle class="p95" cx="%.1f" cy="%.1f" r="4"/><circle class="avg" cx="%.1f" cy="%.1f" r="4"/>`,
-				mid, y(x.P95LatencyMs), mid, y(x.AvgLatencyMs))
+			// A dot: a zero-length line with a round cap, round however
+			// the box stretches the drawing.
+			fmt.Fprintf(&marks, `<polyline class="p95 dot" points="%.1f,%.1f %.1f,%.1f"/><polyline class="avg dot" points="%.1f,%.1f %.1f,%.1f"/>`,
+				mid, y(b.P95LatencyMs), mid, y(b.P95LatencyMs), mid, y(b.AvgLatencyMs), mid, y(b.AvgLatencyMs))
 		}
 		fmt.Fprintf(&marks, `<rect class="hit" x="%.1f" y="0" width="%.1f" height="%.0f"><title>%s: %d runs, average %.0f ms, p95 %.0f ms</title></rect>`,
-			left, slot, height, when, x.Runs, x.AvgLatencyMs, x.P95LatencyMs)
+			left, slot, height, when, b.Runs, b.AvgLatencyMs, b.P95LatencyMs)
 	}
 	return template.HTML(fmt.Sprintf(`<svg class="chart" viewBox="0 0 %.0f %.0f" preserveAspectRatio="none" role="img" aria-label="latency, up to %.0f ms">`+
-		`<polyline class="p95" points="%s"/><polyline class="avg" points="%s"/>%s</svg><p class="axis muted small">top: %.0f ms</p>`,
-		width, height, top, p95.String(), avg.String(), marks.String(), top))
+		`<polyline class="p95" points="%s"/><polyline class="avg" points="%s"/>%s</svg>`+
+		`<p class="axis muted small"><span>%s</span><span>top: %.0f ms</span><span>%s</span></p>`,
+		width, height, top, p95.String(), avg.String(), marks.String(), from.UTC().Format("2 Jan 15:04"), top, to.UTC().Format("2 Jan 15:04 MST")))
 }
 
 // slug is text as an id attribute: letters, digits and dashes.

@@ -2,7 +2,9 @@ package web
 
 import (
 	"cmp"
+	"encoding/json"
 	"errors"
+	"maps"
 	"net/http"
 	"net/url"
 	"slices"
@@ -15,6 +17,9 @@ import (
 func (h *Handler) routes() {
 	m := h.mux
 	m.Handle("GET /static/", h.staticFiles())
+	m.HandleFunc("GET /favicon.ico", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, h.assets["favicon.svg"], http.StatusMovedPermanently)
+	})
 	m.HandleFunc("GET /login", h.loginPage)
 	m.HandleFunc("POST /login", h.login)
 	m.HandleFunc("POST /logout", h.logout)
@@ -24,6 +29,15 @@ func (h *Handler) routes() {
 	m.HandleFunc("GET /maintenance/{id}", h.windowPage)
 	m.HandleFunc("GET /notifications", h.notificationsPage)
 	m.HandleFunc("POST /notifications/read", h.act("notification/markAsRead", markRead, to("/notifications")))
+	m.HandleFunc("POST /notifications/delete", h.act("notification/deleteNotification",
+		func(r *http.Request) any { return map[string]string{"notificationId": r.FormValue("id")} }, to("/notifications")))
+	m.HandleFunc("POST /notifications/channel", h.act("notification/setChannelPreference",
+		func(r *http.Request) any {
+			return map[string]any{"channel": r.FormValue("channel"), "enabled": r.FormValue("enabled") == "on"}
+		},
+		to("/notifications#settings")))
+	m.HandleFunc("POST /notifications/subscribe", h.act("notification/subscribe", groupOf, back))
+	m.HandleFunc("POST /notifications/unsubscribe", h.act("notification/unsubscribe", groupOf, back))
 	m.HandleFunc("POST /announcements/{id}/dismiss", h.act("announcement/dismissAnnouncement",
 		func(r *http.Request) any { return map[string]string{"announcementId": r.PathValue("id")} },
 		func(r *http.Request) string { return safeNext(r.FormValue("next")) }))
@@ -70,8 +84,12 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 		var e *rpc.Error
 		status := http.StatusUnauthorized
 		f.Error = "The email or the password is wrong."
-		if errors.As(err, &e) && e.Status == http.StatusTooManyRequests {
-			status, f.Error = e.Status, e.Message
+		switch {
+		case errors.As(err, &e) && e.Status == http.StatusTooManyRequests:
+			status, f.Error = e.Status, label(e.Message)+"."
+		case errorStatus(err) >= 500:
+			h.log.ErrorContext(r.Context(), "sign-in failed", "err", err)
+			status, f.Error = http.StatusInternalServerError, serverFault
 		}
 		h.render(w, r, status, "login", page{Title: "Sign in", Viewer: viewer{}, Data: f})
 		return
@@ -79,17 +97,23 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, safeNext(f.Next), http.StatusSeeOther)
 }
 
-// safeNext keeps a redirect after sign-in on this site.
+// safeNext keeps a redirect after sign-in on this site: a path of it,
+// never "//host" or "/\host" (which browsers read as another site), nor
+// anything with a control character.
 func safeNext(next string) string {
-	if u, err := url.Parse(next); err != nil || next == "" || u.IsAbs() || u.Host != "" || !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") {
+	u, err := url.Parse(next)
+	if err != nil || u.IsAbs() || u.Host != "" || !strings.HasPrefix(next, "/") || len(next) > 1 && (next[1] == '/' || next[1] == '\\') ||
+		strings.ContainsFunc(next, func(r rune) bool { return r == '\\' || r < 0x20 || r == 0x7f }) {
 		return "/"
 	}
 	return next
 }
 
 func (h *Handler) logout(w http.ResponseWriter, r *http.Request) {
-	if err := h.call(r, w.Header(), h.viewer(r), "auth/logout", nil, nil); err != nil {
-		h.log.WarnContext(r.Context(), "sign-out failed", "err", err)
+	v := h.viewer(r)
+	if err := h.call(r, w.Header(), v, "auth/logout", nil, nil); err != nil {
+		h.fail(w, r, v, err) // still signed in: say so, rather than seem to sign out
+		return
 	}
 	http.Redirect(w, r, "/login", http.StatusSeeOther)
 }
@@ -138,9 +162,11 @@ type tile struct {
 	Incidents   []incident
 	Maintenance *window // in progress, else the next
 	Anomalies   int
+	Again       bool // shown already, in an earlier group: no id of its own
 }
 
 type section struct {
+	ID    string // for its heading's id: the group's
 	Name  string
 	Tiles []tile
 }
@@ -169,11 +195,9 @@ func (h *Handler) overview(w http.ResponseWriter, r *http.Request) {
 	var ents entities
 	var views struct {
 		Views []struct {
-			ID            string `json:"id"`
-			Name          string `json:"name"`
-			Configuration struct {
-				Groups []string `json:"groups"`
-			} `json:"configuration"`
+			ID            string          `json:"id"`
+			Name          string          `json:"name"`
+			Configuration json.RawMessage `json:"configuration"`
 		} `json:"views"`
 	}
 	p := page{Title: "Overview", Viewer: v, Refresh: overviewSignals}
@@ -188,11 +212,24 @@ func (h *Handler) overview(w http.ResponseWriter, r *http.Request) {
 	}
 	data := overviewData{View: r.URL.Query().Get("view"), Counts: map[string]int{}}
 	groups := ents.Groups
+	found := false
 	for _, vw := range views.Views {
+		// A view is any JSON object its owner saved; the overview reads
+		// its "groups" list, and skips a view without one.
+		var conf struct {
+			Groups []string `json:"groups"`
+		}
+		if json.Unmarshal(vw.Configuration, &conf) != nil || conf.Groups == nil {
+			continue
+		}
 		data.Views = append(data.Views, struct{ ID, Name string }{vw.ID, vw.Name})
 		if vw.ID == data.View {
-			groups = slices.DeleteFunc(slices.Clone(groups), func(g group) bool { return !slices.Contains(vw.Configuration.Groups, g.ID) })
+			found = true
+			groups = slices.DeleteFunc(slices.Clone(groups), func(g group) bool { return !slices.Contains(conf.Groups, g.ID) })
 		}
+	}
+	if !found {
+		data.View = ""
 	}
 	ids := make([]string, len(ents.Systems))
 	for i, s := range ents.Systems {
@@ -206,21 +243,27 @@ func (h *Handler) overview(w http.ResponseWriter, r *http.Request) {
 	byID := map[string]tile{}
 	for _, t := range tiles {
 		byID[t.System.ID] = t
-		data.Counts[displayStatus(t.Health)]++
 	}
 	grouped := map[string]bool{}
 	for _, g := range groups {
-		sec := section{Name: g.Name}
+		sec := section{ID: g.ID, Name: g.Name}
 		for _, id := range g.SystemIDs {
 			if t, ok := byID[id]; ok {
+				t.Again = grouped[id]
 				sec.Tiles = append(sec.Tiles, t)
+				if data.View != "" && !grouped[id] {
+					data.Counts[displayStatus(t.Health)]++ // a view counts its own systems
+				}
 				grouped[id] = true
 			}
 		}
 		data.Sections = append(data.Sections, sec)
 	}
 	if data.View == "" {
-		rest := section{Name: "Other systems"}
+		for _, t := range tiles {
+			data.Counts[displayStatus(t.Health)]++
+		}
+		rest := section{ID: "other", Name: "Other systems"}
 		if len(groups) == 0 {
 			rest.Name = "Systems"
 		}
@@ -234,7 +277,7 @@ func (h *Handler) overview(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	for _, a := range p.active {
-		if a.DisplayMode != "banner" {
+		if a.DisplayMode == "dashboard" { // "both" is in the banner already
 			data.Dash = append(data.Dash, a)
 		}
 	}
@@ -267,26 +310,33 @@ func (h *Handler) tiles(r *http.Request, v viewer, systems []system, ids []strin
 	var anomalies struct {
 		Anomalies map[string][]anomaly `json:"anomalies"`
 	}
-	body := map[string]any{"systemIds": ids}
+	// bulk reads a kind for every system, in as few calls as the bulk
+	// procedures' limit allows: each answer's map adds to out's.
+	bulk := func(name string, extra map[string]any, out any) func() error {
+		return func() error {
+			for chunk := range slices.Chunk(ids, maxBulk) {
+				in := map[string]any{"systemIds": chunk}
+				maps.Copy(in, extra)
+				if err := h.call(r, nil, v, name, in, out); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}
+	none := func() error { return nil }
+	sloRead, anomalyRead := none, none
+	if v.SignedIn() {
+		sloRead = bulk("slo/getBulkObjectivesForSystems", nil, &slos)
+		anomalyRead = bulk("anomaly/getBulkAnomaliesForSystems", nil, &anomalies)
+	}
 	err := calls(
-		func() error { return h.call(r, nil, v, "healthcheck/getBulkSystemHealthStatus", body, &statuses) },
-		func() error {
-			return h.call(r, nil, v, "healthcheck/getBulkUptime", map[string]any{"systemIds": ids, "days": days}, &uptime)
-		},
-		func() error {
-			if !v.SignedIn() {
-				return nil
-			}
-			return h.call(r, nil, v, "slo/getBulkObjectivesForSystems", body, &slos)
-		},
-		func() error { return h.call(r, nil, v, "incident/getBulkIncidentsForSystems", body, &incidents) },
-		func() error { return h.call(r, nil, v, "maintenance/getBulkMaintenancesForSystems", body, &windows) },
-		func() error {
-			if !v.SignedIn() {
-				return nil
-			}
-			return h.call(r, nil, v, "anomaly/getBulkAnomaliesForSystems", body, &anomalies)
-		},
+		bulk("healthcheck/getBulkSystemHealthStatus", nil, &statuses),
+		bulk("healthcheck/getBulkUptime", map[string]any{"days": days}, &uptime),
+		sloRead,
+		bulk("incident/getBulkIncidentsForSystems", nil, &incidents),
+		bulk("maintenance/getBulkMaintenancesForSystems", nil, &windows),
+		anomalyRead,
 	)
 	if err != nil {
 		return nil, err
@@ -314,6 +364,9 @@ func (h *Handler) tiles(r *http.Request, v viewer, systems []system, ids []strin
 	return out, nil
 }
 
+// maxBulk is the most systems a bulk procedure reads in one call.
+const maxBulk = 1000
+
 // displayStatus is how a system's state reads: under maintenance wins
 // over red.
 func displayStatus(hl health) string {
@@ -332,13 +385,16 @@ type systemData struct {
 	Incidents  []incident
 	Windows    []window
 	Contacts   []contact
+	Following  bool   // the viewer follows the system's notifications
+	Group      string // the system's notification group
 	Range      string
 	Ranges     []string
 }
 
 type checkView struct {
-	Check   check
-	Buckets []bucket
+	Check    check
+	Buckets  []bucket
+	From, To time.Time // the chart's range
 }
 
 type objectiveView struct {
@@ -356,7 +412,7 @@ func (h *Handler) systemPage(w http.ResponseWriter, r *http.Request) {
 	}
 	id := r.PathValue("id")
 	var sys system
-	p := page{Viewer: v, Refresh: overviewSignals + " HEALTH_CHECK_RUN_COMPLETED"}
+	p := page{Viewer: v, Refresh: overviewSignals + " HEALTH_CHECK_RUN_COMPLETED NOTIFICATION_SUBSCRIPTIONS_CHANGED"}
 	if err := calls(
 		func() error { return h.call(r, nil, v, "catalog/getSystem", map[string]string{"id": id}, &sys) },
 		func() error { return h.chrome(r, v, &p) },
@@ -386,6 +442,11 @@ func (h *Handler) systemPage(w http.ResponseWriter, r *http.Request) {
 	var contacts struct {
 		Contacts []contact `json:"contacts"`
 	}
+	var subs struct {
+		Subscriptions []struct {
+			GroupID string `json:"groupId"`
+		} `json:"subscriptions"`
+	}
 	if err := calls(
 		func() error {
 			return h.call(r, nil, v, "slo/getObjectivesForSystem", map[string]string{"systemId": id}, &slos)
@@ -399,18 +460,23 @@ func (h *Handler) systemPage(w http.ResponseWriter, r *http.Request) {
 		func() error {
 			return h.call(r, nil, v, "catalog/getSystemContacts", map[string]string{"systemId": id}, &contacts)
 		},
+		func() error { return h.call(r, nil, v, "notification/getSubscriptions", nil, &subs) },
 	); err != nil {
 		h.fail(w, r, v, err)
 		return
 	}
 	data.Incidents, data.Windows, data.Contacts = limit(incs.Incidents, 20), limit(wins.Maintenances, 20), contacts.Contacts
+	data.Group = "catalog.system." + id // the catalog's group of the system (notification.SystemGroupID)
+	for _, sub := range subs.Subscriptions {
+		data.Following = data.Following || sub.GroupID == data.Group
+	}
 	to := h.now().UTC()
 	from := to.Add(-chartRanges[data.Range])
 	data.Checks = make([]checkView, len(data.Tile.Health.Checks))
 	data.Objectives = make([]objectiveView, len(slos.Objectives))
 	var fns []func() error
 	for i, c := range data.Tile.Health.Checks {
-		data.Checks[i].Check = c
+		data.Checks[i] = checkView{Check: c, From: from, To: to}
 		fns = append(fns, func() error {
 			var out struct {
 				Buckets []bucket `json:"buckets"`
@@ -436,7 +502,7 @@ func (h *Handler) systemPage(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, v, err)
 		return
 	}
-	p.Title, p.Data = sys.Name, data
+	p.Title, p.Data, p.System = sys.Name, data, sys.ID
 	h.render(w, r, http.StatusOK, "system", p)
 }
 
@@ -513,6 +579,19 @@ type notificationsData struct {
 	Notifications []notification
 	Total         int
 	Offset, Next  int
+	Preferences   []struct {
+		Channel   string `json:"channel"`
+		Available bool   `json:"available"`
+		Enabled   bool   `json:"enabled"`
+	}
+	Groups     []notificationGroup
+	Subscribed map[string]bool
+}
+
+type notificationGroup struct {
+	ID          string `json:"id"`
+	Name        string `json:"name"`
+	Description string `json:"description"`
 }
 
 func (h *Handler) notificationsPage(w http.ResponseWriter, r *http.Request) {
@@ -525,17 +604,34 @@ func (h *Handler) notificationsPage(w http.ResponseWriter, r *http.Request) {
 		Notifications []notification `json:"notifications"`
 		Total         int            `json:"total"`
 	}
-	p := page{Title: "Notifications", Viewer: v, Refresh: "NOTIFICATION_RECEIVED NOTIFICATION_READ NOTIFICATION_DELETED"}
+	var d notificationsData
+	var groups struct {
+		Groups []notificationGroup `json:"groups"`
+	}
+	var subs struct {
+		Subscriptions []struct {
+			GroupID string `json:"groupId"`
+		} `json:"subscriptions"`
+	}
+	p := page{Title: "Notifications", Viewer: v,
+		Refresh: "NOTIFICATION_RECEIVED NOTIFICATION_READ NOTIFICATION_DELETED NOTIFICATION_SUBSCRIPTIONS_CHANGED CATALOG_CHANGED"}
 	if err := calls(
 		func() error {
 			return h.call(r, nil, v, "notification/getNotifications", map[string]int{"limit": 25, "offset": offset}, &inbox)
 		},
+		func() error { return h.call(r, nil, v, "notification/getChannelPreferences", nil, &d) },
+		func() error { return h.call(r, nil, v, "notification/getGroups", nil, &groups) },
+		func() error { return h.call(r, nil, v, "notification/getSubscriptions", nil, &subs) },
 		func() error { return h.chrome(r, v, &p) },
 	); err != nil {
 		h.fail(w, r, v, err)
 		return
 	}
-	d := notificationsData{Notifications: inbox.Notifications, Total: inbox.Total, Offset: offset}
+	d.Notifications, d.Total, d.Offset, d.Groups = inbox.Notifications, inbox.Total, offset, groups.Groups
+	d.Subscribed = map[string]bool{}
+	for _, s := range subs.Subscriptions {
+		d.Subscribed[s.GroupID] = true
+	}
 	if offset+25 < inbox.Total {
 		d.Next = offset + 25
 	}
@@ -571,7 +667,8 @@ func (h *Handler) showKeys(w http.ResponseWriter, r *http.Request, status int, d
 		h.fail(w, r, v, err)
 		return
 	}
-	d.Keys, p.Data = keys.Keys, d
+	d.Keys = keys.Keys
+	p.Data = d
 	h.render(w, r, status, "keys", p)
 }
 
@@ -584,7 +681,7 @@ func (h *Handler) createKey(w http.ResponseWriter, r *http.Request) {
 		Secret string `json:"secret"`
 	}
 	if err := h.call(r, nil, v, "auth/createKey", map[string]string{"name": r.FormValue("name")}, &out); err != nil {
-		h.showKeys(w, r, http.StatusBadRequest, keysData{Errors: fieldErrors(err)})
+		h.showKeys(w, r, h.refused(r, err), keysData{Errors: fieldErrors(err)})
 		return
 	}
 	h.showKeys(w, r, http.StatusOK, keysData{Secret: out.Secret})
@@ -612,6 +709,16 @@ func markRead(r *http.Request) any {
 		return map[string]string{"notificationId": id}
 	}
 	return map[string]string{}
+}
+
+func groupOf(r *http.Request) any { return map[string]string{"groupId": r.FormValue("groupId")} }
+
+// back is the page a form names in its next field, else the settings.
+func back(r *http.Request) string {
+	if next := r.FormValue("next"); next != "" {
+		return safeNext(next)
+	}
+	return "/notifications#settings"
 }
 
 func to(path string) func(*http.Request) string { return func(*http.Request) string { return path } }

@@ -2,6 +2,7 @@ package web
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"html/template"
 	"net/http"
@@ -43,17 +44,30 @@ func (h *Handler) publicPage(contentType string, render func(r *http.Request) ([
 		now := h.now()
 		e, ok := h.pages.get(key, now)
 		if !ok {
+			// One render a key and count: the visitors a signal sends at
+			// once wait for it rather than each rendering.
 			seq := h.pages.count()
-			body, err := render(r)
+			v, err, _ := h.renders.Do(fmt.Sprint(key, "@", seq), func() (any, error) {
+				if e, ok := h.pages.get(key, now); ok {
+					return e, nil
+				}
+				body, err := render(r.WithContext(context.WithoutCancel(r.Context()))) // for all who wait, whoever leaves
+				if err != nil {
+					return nil, err
+				}
+				e := cachedPage{body: body, contentType: contentType, seq: seq, until: now.Add(pageTTL)}
+				h.pages.put(key, e)
+				return e, nil
+			})
 			if err != nil {
 				h.publicError(w, r, err)
 				return
 			}
-			e = cachedPage{body: body, contentType: contentType, seq: seq, until: now.Add(pageTTL)}
-			h.pages.put(key, e)
+			e = v.(cachedPage)
 		}
 		hdr := w.Header()
 		hdr.Set("Content-Type", e.contentType)
+		hdr.Set("Vary", "X-Checkstack-Partial")
 		if strings.HasPrefix(r.URL.Path, "/badge/") {
 			hdr.Set("Cache-Control", "public, max-age=60")
 		} else {
@@ -71,6 +85,9 @@ func publicKey(r *http.Request) string {
 	key := r.URL.Path
 	if strings.HasSuffix(key, "/uptime.svg") {
 		key += "?days=" + strconv.Itoa(badgeDays(r))
+	}
+	if strings.HasPrefix(key, "/status/feed.") {
+		key = r.Host + key // its links name the host it was asked for
 	}
 	if r.Header.Get("X-Checkstack-Partial") == "main" {
 		key += "#main"
@@ -132,7 +149,12 @@ func (h *Handler) statusPage(r *http.Request) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	sv := statusView{Names: names, Updated: h.now().UTC(), Banner: banner.Announcements}
+	sv := statusView{Names: names, Updated: h.now().UTC()}
+	for _, a := range banner.Announcements {
+		if a.DisplayMode != "dashboard" { // "the overview only" is not for the public page
+			sv.Banner = append(sv.Banner, a)
+		}
+	}
 	byID := map[string]tile{}
 	counts := map[string]int{}
 	for _, t := range tiles {
@@ -141,9 +163,10 @@ func (h *Handler) statusPage(r *http.Request) ([]byte, error) {
 	}
 	grouped := map[string]bool{}
 	for _, g := range ents.Groups {
-		sec := section{Name: g.Name}
+		sec := section{ID: g.ID, Name: g.Name}
 		for _, id := range g.SystemIDs {
 			if t, ok := byID[id]; ok {
+				t.Again = grouped[id]
 				sec.Tiles = append(sec.Tiles, t)
 				grouped[id] = true
 			}
@@ -152,7 +175,7 @@ func (h *Handler) statusPage(r *http.Request) ([]byte, error) {
 			sv.Sections = append(sv.Sections, sec)
 		}
 	}
-	rest := section{Name: "Systems"}
+	rest := section{ID: "other", Name: "Systems"}
 	for _, t := range tiles {
 		if !grouped[t.System.ID] {
 			rest.Tiles = append(rest.Tiles, t)
@@ -164,18 +187,7 @@ func (h *Handler) statusPage(r *http.Request) ([]byte, error) {
 		}
 		sv.Sections = append(sv.Sections, rest)
 	}
-	switch {
-	case counts["unhealthy"] > 0 && counts["unhealthy"] == len(tiles):
-		sv.Overall, sv.Level = "Major outage", "outage"
-	case counts["unhealthy"] > 0:
-		sv.Overall, sv.Level = "Partial outage", "outage"
-	case counts["degraded"] > 0:
-		sv.Overall, sv.Level = "Degraded performance", "degraded"
-	case counts["maintenance"] > 0:
-		sv.Overall, sv.Level = "Under maintenance", "maintenance"
-	default:
-		sv.Overall, sv.Level = "All systems operational", "operational"
-	}
+	sv.Overall, sv.Level = overall(counts, len(tiles), incs.Incidents)
 	// Each open incident with its timeline.
 	var fns []func() error
 	sv.Incidents = make([]incident, len(incs.Incidents))
@@ -194,16 +206,39 @@ func (h *Handler) statusPage(r *http.Request) ([]byte, error) {
 	}
 	sort.Slice(sv.Windows, func(i, j int) bool { return sv.Windows[i].StartAt.Before(sv.Windows[j].StartAt) })
 	var b bytes.Buffer
-	name := "status"
-	if r.Header.Get("X-Checkstack-Partial") == "main" {
-		name = "status:main"
-	}
-	t := h.views["status"]
-	if name == "status:main" {
-		t = h.tmpl.Lookup(name)
-	}
-	err = t.Execute(&b, page{Title: "Status", Viewer: v, Path: "/status", Refresh: statusSignals, Data: sv})
+	err = h.execute(&b, "status", r, page{Title: "Status", Viewer: v, Path: "/status", Refresh: statusSignals, Data: sv})
 	return b.Bytes(), err
+}
+
+// overall is the status page's one line, from the systems' states (by
+// count) and the open incidents: an incident says there is a problem
+// even while the checks are green, and maintenance is never an outage.
+func overall(counts map[string]int, systems int, open []incident) (line, level string) {
+	worst := ""
+	for _, in := range open {
+		switch {
+		case in.Severity == "critical":
+			worst = "critical"
+		case in.Severity == "major" && worst != "critical":
+			worst = "major"
+		case worst == "":
+			worst = "minor"
+		}
+	}
+	down := counts["unhealthy"]
+	switch {
+	case down > 0 && down == systems-counts["maintenance"] || worst == "critical":
+		return "Major outage", "outage"
+	case down > 0 || worst == "major":
+		return "Partial outage", "outage"
+	case counts["degraded"] > 0 || worst == "minor":
+		return "Degraded performance", "degraded"
+	case counts["maintenance"] > 0:
+		return "Under maintenance", "maintenance"
+	case systems > 0 && counts["unknown"] == systems:
+		return "No status yet", "unknown"
+	}
+	return "All systems operational", "operational"
 }
 
 // publicViewer is who the public pages read as.
@@ -248,6 +283,13 @@ func (h *Handler) feed(atom bool) func(r *http.Request) ([]byte, error) {
 		if err := calls(fns...); err != nil {
 			return nil, err
 		}
+		active := map[string]bool{}
+		for _, in := range incidents {
+			active[in.ID] = in.Status != "resolved"
+		}
+		for _, w := range windows {
+			active[w.ID] = w.Status == "scheduled" || w.Status == "in_progress"
+		}
 		base := "http://" + r.Host
 		if r.TLS != nil {
 			base = "https://" + r.Host
@@ -257,14 +299,16 @@ func (h *Handler) feed(atom bool) func(r *http.Request) ([]byte, error) {
 		for _, in := range incidents {
 			for _, u := range in.Updates {
 				f.Items = append(f.Items, &feeds.Item{Id: base + "/status#update-" + u.ID, Title: in.Title + ": " + label(cmpOr(u.StatusChange, in.Status)),
-					Link: &feeds.Link{Href: base + "/status#incident-" + in.ID}, Description: u.Message, Created: u.CreatedAt, Updated: u.CreatedAt})
+					Link: &feeds.Link{Href: anchor(base, "incident", in.ID, active[in.ID])}, Description: string(markdownHTML(u.Message)),
+					Created: u.CreatedAt, Updated: u.CreatedAt})
 			}
 		}
 		for _, w := range windows {
 			for _, u := range w.Updates {
 				f.Items = append(f.Items, &feeds.Item{Id: base + "/status#update-" + u.ID, Title: "Maintenance: " + w.Title + ": " + label(cmpOr(u.StatusChange, w.Status)),
-					Link: &feeds.Link{Href: base + "/status#maintenance-" + w.ID}, Description: u.Message + " (" + w.StartAt.UTC().Format(time.RFC1123) + " to " + w.EndAt.UTC().Format(time.RFC1123) + ")",
-					Created: u.CreatedAt, Updated: u.CreatedAt})
+					Link:        &feeds.Link{Href: anchor(base, "maintenance", w.ID, active[w.ID])},
+					Description: string(markdownHTML(u.Message + "\n\n" + w.StartAt.UTC().Format(time.RFC1123) + " to " + w.EndAt.UTC().Format(time.RFC1123))),
+					Created:     u.CreatedAt, Updated: u.CreatedAt})
 			}
 		}
 		slices.SortFunc(f.Items, func(a, b *feeds.Item) int { return b.Created.Compare(a.Created) })
@@ -278,6 +322,15 @@ func (h *Handler) feed(atom bool) func(r *http.Request) ([]byte, error) {
 		}
 		return []byte(out), err
 	}
+}
+
+// anchor links a feed entry to its place on the status page, which shows
+// only what is open or coming; the rest links to the page.
+func anchor(base, kind, id string, shown bool) string {
+	if !shown {
+		return base + "/status"
+	}
+	return base + "/status#" + kind + "-" + id
 }
 
 func cmpOr(a, b string) string {

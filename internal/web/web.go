@@ -2,11 +2,14 @@ package web
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"embed"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"html/template"
+	"io"
 	"io/fs"
 	"log/slog"
 	"net"
@@ -15,6 +18,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"golang.org/x/sync/singleflight"
 
 	"github.com/checkstack/checkstack/internal/rpc"
 )
@@ -58,7 +63,9 @@ type Handler struct {
 	mux    *http.ServeMux
 	static http.Handler
 
-	pages pageCache // rendered public pages, as bytes
+	pages   pageCache          // rendered public pages, as bytes
+	renders singleflight.Group // the public renders under way
+	assets  map[string]string  // each static file's link, with its version
 }
 
 // New returns the pages' handler. It panics on a template that does not
@@ -97,6 +104,15 @@ func New(opts Options) *Handler {
 	if err != nil {
 		panic(err)
 	}
+	h.assets = map[string]string{}
+	for _, name := range []string{"app.css", "app.js", "favicon.svg"} {
+		b, err := fs.ReadFile(sub, name)
+		if err != nil {
+			panic(err)
+		}
+		sum := sha256.Sum256(b)
+		h.assets[name] = "/static/" + name + "?v=" + hex.EncodeToString(sum[:6])
+	}
 	h.static = http.StripPrefix("/static/", http.FileServerFS(sub))
 	h.routes()
 	return h
@@ -110,12 +126,18 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hdr.Set("X-Content-Type-Options", "nosniff")
 	hdr.Set("Referrer-Policy", "same-origin")
 	hdr.Set("X-Frame-Options", "DENY")
-	if r.Method == http.MethodPost && !sameOrigin(r) {
-		http.Error(w, "forbidden: this form must be sent from this site", http.StatusForbidden)
-		return
+	if r.Method == http.MethodPost {
+		if !sameOrigin(r) {
+			http.Error(w, "forbidden: this form must be sent from this site", http.StatusForbidden)
+			return
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
 	}
 	h.mux.ServeHTTP(w, r)
 }
+
+// maxFormBytes is the most a form may send, as the API's bodies.
+const maxFormBytes = 1 << 20
 
 // sameOrigin is the CSRF check of every form: a POST must come from a page
 // of this site, as its Origin (or, failing that, its Referer) says.
@@ -209,6 +231,7 @@ type page struct {
 	Banner  []announcement
 	Refresh string // the signals the page refreshes on, space-separated; "" none
 	Flash   string // a one-time message (a key shown once)
+	System  string // the system the page is about: its signals are the ones it refreshes on
 	Data    any
 
 	active []announcement // every active announcement, banner or not
@@ -219,14 +242,7 @@ type page struct {
 func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, name string, p page) {
 	p.Path = r.URL.Path
 	var b bytes.Buffer
-	t := h.views[name]
-	if r.Header.Get("X-Checkstack-Partial") == "main" {
-		t = h.tmpl.Lookup(name + ":main")
-	}
-	if t == nil {
-		panic("web: no page " + name)
-	}
-	if err := t.Execute(&b, p); err != nil {
+	if err := h.execute(&b, name, r, p); err != nil {
 		h.log.ErrorContext(r.Context(), "cannot render a page", "page", name, "err", err)
 		http.Error(w, "the page could not be rendered", http.StatusInternalServerError)
 		return
@@ -237,6 +253,19 @@ func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, nam
 	w.Write(b.Bytes())
 }
 
+// execute writes page name: whole, or (for a live page's refresh, as
+// X-Checkstack-Partial: main asks) only what its <main> holds.
+func (h *Handler) execute(w io.Writer, name string, r *http.Request, p page) error {
+	t := h.views[name]
+	if t == nil {
+		panic("web: no page " + name)
+	}
+	if r.Header.Get("X-Checkstack-Partial") == "main" {
+		return t.ExecuteTemplate(w, "content", p)
+	}
+	return t.Execute(w, p)
+}
+
 // fail answers a failed read: sign in, not found, or an error page.
 func (h *Handler) fail(w http.ResponseWriter, r *http.Request, v viewer, err error) {
 	var e *rpc.Error
@@ -244,7 +273,7 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, v viewer, err err
 	case errors.As(err, &e) && e.Status == http.StatusUnauthorized:
 		http.Redirect(w, r, "/login?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
 	case errors.As(err, &e) && e.Status < 500:
-		h.render(w, r, e.Status, "error", page{Title: http.StatusText(e.Status), Viewer: v, Data: e.Message})
+		h.render(w, r, e.Status, "error", page{Title: label(strings.ToLower(http.StatusText(e.Status))), Viewer: v, Data: label(e.Message) + "."})
 	default:
 		h.log.ErrorContext(r.Context(), "page failed", "path", r.URL.Path, "err", err)
 		h.render(w, r, http.StatusInternalServerError, "error", page{Title: "Something went wrong", Viewer: v,
@@ -257,13 +286,29 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, v viewer, err err
 func fieldErrors(err error) map[string]string {
 	var e *rpc.Error
 	if !errors.As(err, &e) || e.Status >= 500 {
-		return map[string]string{"": "Something went wrong on our side; try again."}
+		return map[string]string{"": serverFault}
 	}
 	field, reason, ok := strings.Cut(e.Message, ": ")
 	if !ok || strings.ContainsAny(field, " \"") {
 		return map[string]string{"": e.Message}
 	}
 	return map[string]string{field: reason}
+}
+
+// serverFault is what a form says when the server, not the input, failed.
+const serverFault = "Something went wrong on our side; it has been logged. Try again."
+
+// refused is the status of a refused form: 400 (or the API's 404 or 409)
+// for the input, 500, logged, for the server.
+func (h *Handler) refused(r *http.Request, err error) int {
+	switch s := errorStatus(err); {
+	case s >= 500:
+		h.log.ErrorContext(r.Context(), "a form failed", "path", r.URL.Path, "err", err)
+		return http.StatusInternalServerError
+	case s == http.StatusConflict || s == http.StatusNotFound:
+		return s
+	}
+	return http.StatusBadRequest
 }
 
 // pageCache keeps rendered public pages (the status page, its feeds,

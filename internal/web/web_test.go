@@ -127,7 +127,8 @@ func TestFormsSentFromAnotherSiteAreRefused(t *testing.T) {
 func TestSignInSendsOnlyToThisSite(t *testing.T) {
 	for next, want := range map[string]string{
 		"/systems/a?range=7d": "/systems/a?range=7d", "": "/", "https://evil.example/": "/", "//evil.example/x": "/",
-		"/\\evil.example": "/\\evil.example", "javascript:alert(1)": "/", "systems": "/",
+		"/\\evil.example": "/", "/%5Cevil.example/": "/%5Cevil.example/", "/a\\b": "/", "/\tx": "/",
+		"javascript:alert(1)": "/", "systems": "/", "/notifications?offset=25": "/notifications?offset=25",
 	} {
 		if got := safeNext(next); got != want {
 			t.Errorf("safeNext(%q) = %q, want %q", next, got, want)
@@ -240,7 +241,7 @@ func TestAnAPIErrorIsShownAtTheFieldItNames(t *testing.T) {
 		{rpc.Invalid("config.url", "must be absolute"), map[string]string{"config.url": "must be absolute"}},
 		{rpc.Invalid("systemIds[0]", `no system "x"`), map[string]string{"systemIds[0]": `no system "x"`}},
 		{&rpc.Error{Status: 409, Code: "CONFLICT", Message: "a system with that name exists"}, map[string]string{"": "a system with that name exists"}},
-		{io.ErrUnexpectedEOF, map[string]string{"": "Something went wrong on our side; try again."}},
+		{io.ErrUnexpectedEOF, map[string]string{"": serverFault}},
 	} {
 		got := fieldErrors(tc.err)
 		if len(got) != len(tc.want) {
@@ -303,7 +304,8 @@ func TestEveryPageRendersEmpty(t *testing.T) {
 }
 
 // The overview reads each kind once, in bulk, whatever the number of
-// systems: its calls are the same for 3 systems as for 300.
+// systems: its calls are the same for 3 systems as for 300 (and one a
+// thousand systems past the bulk procedures' limit).
 func TestTheOverviewReadsEachKindOnceWhateverTheSystems(t *testing.T) {
 	calls := func(systems int) map[string]int {
 		counts := map[string]int{}
@@ -342,13 +344,84 @@ func TestTheOverviewReadsEachKindOnceWhateverTheSystems(t *testing.T) {
 		}
 		return counts
 	}
-	few, many := calls(3), calls(300)
+	few, many, more := calls(3), calls(300), calls(2500)
 	if len(few) != 10 {
 		t.Errorf("the overview calls %d procedures, want 10: %v", len(few), few)
 	}
 	for name, n := range many {
 		if n != 1 || few[name] != 1 {
 			t.Errorf("%s: called %d times for 3 systems, %d for 300; want once", name, few[name], n)
+		}
+		// Past a bulk call's 1,000 systems, one call a thousand.
+		if want := map[bool]int{true: 3, false: 1}[strings.Contains(name, "Bulk")]; more[name] != want {
+			t.Errorf("%s: called %d times for 2,500 systems, want %d", name, more[name], want)
+		}
+	}
+}
+
+func TestAnAPIFieldIsShownAtItsFormControl(t *testing.T) {
+	for field, want := range map[string]string{
+		"name": "name", "config.url": "url", "recurrence.timezone": "timezone", "thresholds.degradedAfter": "degradedAfter",
+		"http.expectedStatus[0]": "http.expectedStatus", "systemIds[2]": "systemIds", "": "",
+	} {
+		if got := formField(field); got != want {
+			t.Errorf("formField(%q) = %q, want %q", field, got, want)
+		}
+	}
+}
+
+// The status page's line: an open incident says there is a problem while
+// the checks are green; maintenance is never an outage.
+func TestTheStatusLineWeighsIncidentsAndMaintenance(t *testing.T) {
+	open := func(severity string) []incident { return []incident{{Severity: severity}} }
+	for _, tc := range []struct {
+		counts    map[string]int
+		systems   int
+		incidents []incident
+		want      string
+	}{
+		{map[string]int{"healthy": 3}, 3, nil, "All systems operational"},
+		{map[string]int{"healthy": 3}, 3, open("major"), "Partial outage"},
+		{map[string]int{"healthy": 3}, 3, open("critical"), "Major outage"},
+		{map[string]int{"healthy": 3}, 3, open("minor"), "Degraded performance"},
+		{map[string]int{"healthy": 2, "maintenance": 1}, 3, open("critical"), "Major outage"},
+		{map[string]int{"healthy": 2, "maintenance": 1}, 3, nil, "Under maintenance"},
+		{map[string]int{"unhealthy": 2, "maintenance": 1}, 3, nil, "Major outage"},
+		{map[string]int{"unhealthy": 1, "healthy": 2}, 3, nil, "Partial outage"},
+		{map[string]int{"unknown": 2}, 2, nil, "No status yet"},
+		{map[string]int{"unknown": 1, "healthy": 1}, 2, nil, "All systems operational"},
+	} {
+		if got, _ := overall(tc.counts, tc.systems, tc.incidents); got != tc.want {
+			t.Errorf("%v with %v: %q, want %q", tc.counts, tc.incidents, got, tc.want)
+		}
+	}
+}
+
+// A maintenance window's times are read in the time zone the form names,
+// as its rule is: 02:00 in Berlin is 01:00 UTC in winter, 00:00 in summer.
+func TestAWindowsTimesAreReadInItsTimeZone(t *testing.T) {
+	form := func(values string) *http.Request {
+		r := httptest.NewRequest("POST", "/admin/maintenance/create", strings.NewReader(values))
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		if err := r.ParseForm(); err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	in, err := windowInput(form("title=t&startAt=2026-01-10T02:00&endAt=2026-07-11T02:00&timezone=Europe/Berlin&rule=freq=weekly%3Bbyday=sa"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := in.(map[string]any)
+	if m["startAt"] != "2026-01-10T01:00:00Z" || m["endAt"] != "2026-07-11T00:00:00Z" {
+		t.Errorf("times %v to %v", m["startAt"], m["endAt"])
+	}
+	if rec := m["recurrence"].(map[string]string); rec["rule"] != "FREQ=WEEKLY;BYDAY=SA" || rec["timezone"] != "Europe/Berlin" {
+		t.Errorf("recurrence %v", rec)
+	}
+	for _, zone := range []string{"Mars/Olympus", "Local"} {
+		if _, err := windowInput(form("title=t&timezone=" + zone)); fieldErrors(err)["timezone"] == "" {
+			t.Errorf("time zone %q: %v, want an error at the field", zone, err)
 		}
 	}
 }

@@ -11,6 +11,7 @@
   var main = document.getElementById('main');
   var refreshOn = (body.getAttribute('data-refresh') || '').split(' ').filter(Boolean);
   var signedIn = body.hasAttribute('data-user');
+  var system = body.getAttribute('data-system'); // a system's page: only its signals matter
   var bell = document.getElementById('bell-count');
 
   // Health check forms: show only the fields of the kind chosen.
@@ -34,11 +35,28 @@
 
   var inFlight = false, again = false, timer = null, refreshes = 0;
 
-  function refresh() {
-    if (!main || !refreshOn.length) { return; }
+  // about tells whether a signal's payload concerns this page: on a
+  // system's page, a signal naming other systems only does not.
+  function about(ev) {
+    if (!system || !ev || !ev.data) { return true; }
+    try {
+      var p = JSON.parse(ev.data).payload || {};
+      var ids = [];
+      if (p.systemId) { ids.push(p.systemId); }
+      if (p.systemIds) { ids = ids.concat(p.systemIds); }
+      if (p.previousSystemIds) { ids = ids.concat(p.previousSystemIds); }
+      return ids.length === 0 || ids.indexOf(system) >= 0;
+    } catch (e) { return true; }
+  }
+
+  function refresh(ev) {
+    if (!main || !refreshOn.length || !about(ev)) { return; }
     if (timer) { return; }
-    // Coalesce a burst of signals into one read.
-    timer = setTimeout(function () { timer = null; load(); }, 100);
+    // Coalesce a burst of signals into one read; a visitor of the public
+    // page waits a moment more, at random, so that a crowd does not come
+    // back all at once.
+    var delay = signedIn ? 100 : 100 + Math.random() * 1500;
+    timer = setTimeout(function () { timer = null; load(); }, delay);
   }
 
   function load() {
@@ -51,11 +69,17 @@
       })
       .then(function (html) {
         if (html === null) { return; }
-        var focused = document.activeElement && document.activeElement.id;
+        // Keep the focus where it was: on the element with the same id,
+        // else on the same-numbered focusable element of the new content.
+        var active = document.activeElement;
+        var inside = active && active !== main && main.contains(active);
+        var focusable = 'a[href], button, input, select, textarea, summary, [tabindex]';
+        var index = inside ? Array.prototype.indexOf.call(main.querySelectorAll(focusable), active) : -1;
+        var id = inside && active.id;
         main.innerHTML = html;
         strategies();
-        if (focused) {
-          var el = document.getElementById(focused);
+        if (inside) {
+          var el = (id && document.getElementById(id)) || main.querySelectorAll(focusable)[index];
           if (el) { el.focus(); }
         }
         refreshes++;
@@ -88,6 +112,7 @@
   var live = document.getElementById('live');
   var opened = false;
   var es = null;
+  var retry = 5000; // after a refused stream; doubles to a minute
 
   // A page left for another (and perhaps kept in the back-forward cache)
   // closes its stream: browsers allow a handful of connections per site,
@@ -108,6 +133,7 @@
       body.setAttribute('data-live', 'open');
       if (opened) { everything(); } // a reconnect: read what was missed
       opened = true;
+      retry = 5000;
     });
     es.addEventListener('error', function () {
       if (live) { live.textContent = 'reconnecting…'; }
@@ -116,11 +142,12 @@
       // refused the stream outright.
       if (self.readyState === EventSource.CLOSED && es === self) {
         es = null;
-        setTimeout(function () { if (!es) { connect(); } }, 5000);
+        setTimeout(function () { if (!es) { connect(); } }, retry);
+        retry = Math.min(retry * 2, 60000);
       }
     });
     refreshOn.forEach(function (name) { es.addEventListener(name, refresh); });
-    es.addEventListener('RESYNC', everything);
+    es.addEventListener('RESYNC', function () { refresh(); unread(); });
     es.addEventListener('dropped', function () {
       // Fell behind: the server ends the stream; reconnect and read again.
       self.close();
