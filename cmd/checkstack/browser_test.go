@@ -198,10 +198,12 @@ const narrow = `document.documentElement.scrollWidth <= 360`
 // admin form shows on the public status page, updates it live, and is in
 // the Atom feed; the badges are SVG that a browser draws.
 func TestTheDashboardAndTheStatusPageInABrowser(t *testing.T) {
-	b := newBrowser(t)
 	database := filepath.Join(t.TempDir(), "data", "checkstack.db")
 	key := newUser(t, database, "admin@example.com", true)
 	in := start(t, database, "--public-status", "true")
+	// The browser closes first, so that no connection of its (a
+	// speculative one not yet sent a request) holds the server's shutdown.
+	b := newBrowser(t)
 	target := &switchable{addr: "127.0.0.1:0"}
 	target.start(t)
 	defer target.stop()
@@ -441,6 +443,12 @@ func TestTheDashboardAndTheStatusPageInABrowser(t *testing.T) {
 			t.Errorf("the browser cannot draw %s (width %d)", path, width)
 		}
 	}
+	// Signing out ends the session: the dashboard sends to the public page.
+	b.do(t, chromedp.EmulateViewport(1280, 900), chromedp.Navigate(in.url+"/"))
+	b.submit(t, `form[action="/logout"]`)
+	b.until(t, "the sign-in page", `location.pathname === "/login"`)
+	b.do(t, chromedp.Navigate(in.url+"/admin/systems"))
+	b.until(t, "sent to sign in", `location.pathname === "/login" && document.getElementById("email") !== null`)
 	b.clean(t)
 	visitor.clean(t)
 }
@@ -474,10 +482,12 @@ func TestScreenshots(t *testing.T) {
 	if os.Getenv("CHECKSTACK_SCREENSHOTS") == "" {
 		t.Skip("CHECKSTACK_SCREENSHOTS is not set")
 	}
-	b := newBrowser(t)
 	database := filepath.Join(t.TempDir(), "data", "checkstack.db")
 	key := newUser(t, database, "admin@example.com", true)
 	in := start(t, database, "--public-status", "true")
+	// The browser closes first, so that no connection of its (a
+	// speculative one not yet sent a request) holds the server's shutdown.
+	b := newBrowser(t)
 	up := &switchable{addr: "127.0.0.1:0"}
 	up.start(t)
 	defer up.stop()

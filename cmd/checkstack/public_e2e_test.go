@@ -2,12 +2,15 @@ package main
 
 import (
 	"encoding/json"
+	"encoding/xml"
 	"io"
 	"net/http"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gorilla/feeds"
 )
 
 // get fetches a page anonymously.
@@ -151,6 +154,12 @@ func TestThePublicStatusPageShowsOnlyWhatIsNotHidden(t *testing.T) {
 		}
 		if _, feed := get(t, in.url+"/status/feed.atom"); strings.Contains(feed, "Ledger drift") || !strings.Contains(feed, "Payments failing") {
 			t.Errorf("the feed shows hidden incidents or misses shown ones:\n%s", feed)
+		}
+		_, rss := get(t, in.url+"/status/feed.rss")
+		var channel feeds.RssFeedXml
+		if err := xml.Unmarshal([]byte(rss), &channel); err != nil || channel.Channel == nil || len(channel.Channel.Items) != 1 ||
+			!strings.Contains(channel.Channel.Items[0].Title, "Payments failing") {
+			t.Errorf("the RSS feed (%v): %s", err, rss)
 		}
 
 		// The visitor's stream: the page's signals, no payload, nobody's
