@@ -196,14 +196,21 @@ func TestSeveralInstancesMoveAWindowOnce(t *testing.T) {
 		waitUntil(t, func() bool { return e.get(t, d.ID).Status == InProgress })
 		e.clock.Set(t0.Add(2 * time.Hour))
 		waitUntil(t, func() bool { return e.get(t, d.ID).Status == Completed })
-		// Every instance has fired and found nothing more to do once its
-		// alarm waits again (for its fallback).
-		counts := map[string]int{}
-		for _, b := range buses {
-			for _, s := range b.all() {
-				counts[s.Payload.Action]++
+		count := func() map[string]int {
+			counts := map[string]int{}
+			for _, b := range buses {
+				for _, s := range b.all() {
+					counts[s.Payload.Action]++
+				}
 			}
+			return counts
 		}
+		// The completion is committed before its signal goes: wait for the
+		// signal, then for every instance to have fired and found nothing
+		// more to do (its alarm waits again, for its fallback), then count.
+		waitUntil(t, func() bool { return count()[ActionCompleted] >= 1 })
+		waitUntil(t, func() bool { return e.clock.Waiting() >= 3 })
+		counts := count()
 		if counts[ActionStarted] != 1 || counts[ActionCompleted] != 1 {
 			t.Fatalf("signals across three instances: %v, want one started and one completed", counts)
 		}
