@@ -183,6 +183,18 @@ func (b *tab) screenshot(t *testing.T, name string) {
 	}
 }
 
+// browse starts a server with the public status page and an admin
+// (admin@example.com, whose API key it returns), and a browser. The
+// browser closes first, so that no connection of its (a speculative one
+// not yet sent a request) holds the server's shutdown.
+func browse(t *testing.T) (*instance, string, *tab) {
+	t.Helper()
+	database := filepath.Join(t.TempDir(), "data", "checkstack.db")
+	key := newUser(t, database, "admin@example.com", true)
+	in := start(t, database, "--public-status", "true")
+	return in, key, newBrowser(t)
+}
+
 // unlabelled lists the page's controls that no label names.
 const unlabelled = `[...document.querySelectorAll('input:not([type=hidden]), select, textarea')]` +
 	`.filter(e => e.labels.length === 0 && !e.getAttribute('aria-label')).map(e => e.name || e.id)`
@@ -198,12 +210,7 @@ const narrow = `document.documentElement.scrollWidth <= 360`
 // admin form shows on the public status page, updates it live, and is in
 // the Atom feed; the badges are SVG that a browser draws.
 func TestTheDashboardAndTheStatusPageInABrowser(t *testing.T) {
-	database := filepath.Join(t.TempDir(), "data", "checkstack.db")
-	key := newUser(t, database, "admin@example.com", true)
-	in := start(t, database, "--public-status", "true")
-	// The browser closes first, so that no connection of its (a
-	// speculative one not yet sent a request) holds the server's shutdown.
-	b := newBrowser(t)
+	in, key, b := browse(t)
 	target := &switchable{addr: "127.0.0.1:0"}
 	target.start(t)
 	defer target.stop()
@@ -482,12 +489,7 @@ func TestScreenshots(t *testing.T) {
 	if os.Getenv("CHECKSTACK_SCREENSHOTS") == "" {
 		t.Skip("CHECKSTACK_SCREENSHOTS is not set")
 	}
-	database := filepath.Join(t.TempDir(), "data", "checkstack.db")
-	key := newUser(t, database, "admin@example.com", true)
-	in := start(t, database, "--public-status", "true")
-	// The browser closes first, so that no connection of its (a
-	// speculative one not yet sent a request) holds the server's shutdown.
-	b := newBrowser(t)
+	in, key, b := browse(t)
 	up := &switchable{addr: "127.0.0.1:0"}
 	up.start(t)
 	defer up.stop()
