@@ -3,6 +3,7 @@ package cache
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 )
@@ -74,6 +75,34 @@ func Wrap[T any](ctx context.Context, s *Scope, key string, load func(context.Co
 		s.report(opGet, err) // an undecodable entry is a miss
 	}
 	return wrapMiss(ctx, s, key, c, load, opts)
+}
+
+// WrapFound is Wrap for a load that may find nothing. When load's error
+// is missing (errors.Is), the absence is cached like a value: until it
+// expires or its key is invalidated, every read returns missing without
+// loading again (errors themselves are never cached).
+//
+//	sys, err := cache.WrapFound(ctx, scope, "system:"+id, ErrNotFound,
+//		func(ctx context.Context) (System, error) { return db.System(ctx, id) })
+func WrapFound[T any](ctx context.Context, s *Scope, key string, missing error, load func(context.Context) (T, error), opts ...WrapOption) (T, error) {
+	var zero T
+	p, err := Wrap(ctx, s, key, func(ctx context.Context) (*T, error) {
+		v, err := load(ctx)
+		if errors.Is(err, missing) {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		return &v, nil
+	}, opts...)
+	switch {
+	case err != nil:
+		return zero, err
+	case p == nil:
+		return zero, missing
+	}
+	return *p, nil
 }
 
 // WrapBytes is Wrap for values that are bytes already, such as a JSON body
@@ -276,4 +305,16 @@ func WrapManyJSON[ID comparable, T any](ctx context.Context, s *Scope, ids []ID,
 		}
 		return out, nil
 	}, opts...)
+}
+
+// DecodeJSON decodes entries as WrapManyJSON returns them, each into a T,
+// in order: for a caller that wants the values rather than the bytes.
+func DecodeJSON[T any](raws []json.RawMessage) ([]T, error) {
+	out := make([]T, len(raws))
+	for i, raw := range raws {
+		if err := json.Unmarshal(raw, &out[i]); err != nil {
+			return nil, fmt.Errorf("cache: decode entry %d: %w", i, err)
+		}
+	}
+	return out, nil
 }

@@ -138,23 +138,11 @@ func (s *Service) Systems(ctx context.Context) ([]System, error) {
 }
 
 func (s *Service) System(ctx context.Context, id string) (System, error) {
-	// A missing system is an error, and errors are never cached: each
-	// lookup of an unknown id reaches the database. Cache the absence as
-	// a nil pointer instead.
-	p, err := cache.Wrap(ctx, s.cache, keySystem(id), func(ctx context.Context) (*System, error) {
-		sys, err := s.st.system(ctx, id)
-		if errors.Is(err, ErrNotFound) {
-			return nil, nil
-		}
-		return &sys, err
+	// An unknown id is cached too, so that its lookups do not each reach
+	// the database.
+	return cache.WrapFound(ctx, s.cache, keySystem(id), ErrNotFound, func(ctx context.Context) (System, error) {
+		return s.st.system(ctx, id)
 	})
-	if err != nil {
-		return System{}, err
-	}
-	if p == nil {
-		return System{}, ErrNotFound
-	}
-	return *p, nil
 }
 
 func (s *Service) Groups(ctx context.Context) ([]Group, error) {

@@ -156,21 +156,9 @@ func (s *Service) List(ctx context.Context, f Filter) ([]Incident, error) {
 
 // Get returns an incident with its timeline.
 func (s *Service) Get(ctx context.Context, id string) (Detail, error) {
-	// Errors are never cached; an unknown id is cached as nil instead.
-	p, err := cache.Wrap(ctx, s.cache, keyIncident(id), func(ctx context.Context) (*Detail, error) {
-		d, err := s.st.detail(ctx, id)
-		if errors.Is(err, ErrNotFound) {
-			return nil, nil
-		}
-		return &d, err
+	return cache.WrapFound(ctx, s.cache, keyIncident(id), ErrNotFound, func(ctx context.Context) (Detail, error) {
+		return s.st.detail(ctx, id)
 	})
-	if err != nil {
-		return Detail{}, err
-	}
-	if p == nil {
-		return Detail{}, ErrNotFound
-	}
-	return *p, nil
 }
 
 // SystemsJSON returns, for each system in order, its unresolved incidents
@@ -187,13 +175,7 @@ func (s *Service) forSystems(ctx context.Context, systemIDs []string) ([][]Incid
 	if err != nil {
 		return nil, err
 	}
-	out := make([][]Incident, len(raws))
-	for i, raw := range raws {
-		if err := json.Unmarshal(raw, &out[i]); err != nil {
-			return nil, fmt.Errorf("incident: decode incidents of %s: %w", systemIDs[i], err)
-		}
-	}
-	return out, nil
+	return cache.DecodeJSON[[]Incident](raws)
 }
 
 // ForSystem returns a system's unresolved incidents, newest first.

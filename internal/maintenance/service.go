@@ -181,20 +181,9 @@ func (s *Service) List(ctx context.Context, f Filter) ([]Window, error) {
 
 // Get returns a window with its timeline.
 func (s *Service) Get(ctx context.Context, id string) (Detail, error) {
-	p, err := cache.Wrap(ctx, s.cache, keyWindow(id), func(ctx context.Context) (*Detail, error) {
-		d, err := s.st.detail(ctx, id)
-		if errors.Is(err, ErrNotFound) {
-			return nil, nil
-		}
-		return &d, err
+	return cache.WrapFound(ctx, s.cache, keyWindow(id), ErrNotFound, func(ctx context.Context) (Detail, error) {
+		return s.st.detail(ctx, id)
 	})
-	if err != nil {
-		return Detail{}, err
-	}
-	if p == nil {
-		return Detail{}, ErrNotFound
-	}
-	return *p, nil
 }
 
 // SystemsJSON returns, for each system in order, its scheduled and
@@ -211,13 +200,7 @@ func (s *Service) ForSystems(ctx context.Context, systemIDs []string) ([][]Windo
 	if err != nil {
 		return nil, err
 	}
-	out := make([][]Window, len(raws))
-	for i, raw := range raws {
-		if err := json.Unmarshal(raw, &out[i]); err != nil {
-			return nil, fmt.Errorf("maintenance: decode windows of %s: %w", systemIDs[i], err)
-		}
-	}
-	return out, nil
+	return cache.DecodeJSON[[]Window](raws)
 }
 
 // UnderMaintenance reports, for each system, whether a window of its is

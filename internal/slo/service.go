@@ -150,28 +150,17 @@ func (s *Service) List(ctx context.Context) ([]ObjectiveStatus, error) {
 
 // Objective returns one objective with its status.
 func (s *Service) Objective(ctx context.Context, id string) (ObjectiveStatus, error) {
-	// Errors are never cached; cache an unknown id as nil instead.
-	p, err := cache.Wrap(ctx, s.cache, keyObjective(id), func(ctx context.Context) (*ObjectiveStatus, error) {
+	return cache.WrapFound(ctx, s.cache, keyObjective(id), ErrNotFound, func(ctx context.Context) (ObjectiveStatus, error) {
 		o, err := s.st.objective(ctx, id)
-		if errors.Is(err, ErrNotFound) {
-			return nil, nil
-		}
 		if err != nil {
-			return nil, err
+			return ObjectiveStatus{}, err
 		}
 		out, err := s.withStatus(ctx, []Objective{o})
 		if err != nil {
-			return nil, err
+			return ObjectiveStatus{}, err
 		}
-		return &out[0], nil
+		return out[0], nil
 	})
-	if err != nil {
-		return ObjectiveStatus{}, err
-	}
-	if p == nil {
-		return ObjectiveStatus{}, ErrNotFound
-	}
-	return *p, nil
 }
 
 // ForSystem returns a system's objectives with their statuses.
@@ -190,13 +179,7 @@ func (s *Service) ForSystems(ctx context.Context, systemIDs []string) ([][]Objec
 	if err != nil {
 		return nil, err
 	}
-	out := make([][]ObjectiveStatus, len(raws))
-	for i, raw := range raws {
-		if err := json.Unmarshal(raw, &out[i]); err != nil {
-			return nil, fmt.Errorf("slo: decode objectives of %s: %w", systemIDs[i], err)
-		}
-	}
-	return out, nil
+	return cache.DecodeJSON[[]ObjectiveStatus](raws)
 }
 
 // SystemsJSON returns, for each system in order, its objectives with their
