@@ -7,6 +7,7 @@ import (
 	"html/template"
 	"math"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -73,14 +74,7 @@ func (h *Handler) funcs() template.FuncMap {
 			}
 			return id
 		},
-		"contains": func(xs []string, x string) bool {
-			for _, y := range xs {
-				if y == x {
-					return true
-				}
-			}
-			return false
-		},
+		"contains":  slices.Contains[[]string],
 		"deref64":   func(f *float64) float64 { return *f },
 		"hasPrefix": strings.HasPrefix,
 		"slug":      slug,

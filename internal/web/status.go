@@ -2,6 +2,7 @@ package web
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"fmt"
 	"html/template"
@@ -298,14 +299,14 @@ func (h *Handler) feed(atom bool) func(r *http.Request) ([]byte, error) {
 			Id: base + "/status", Updated: h.now().UTC()}
 		for _, in := range incidents {
 			for _, u := range in.Updates {
-				f.Items = append(f.Items, &feeds.Item{Id: base + "/status#update-" + u.ID, Title: in.Title + ": " + label(cmpOr(u.StatusChange, in.Status)),
+				f.Items = append(f.Items, &feeds.Item{Id: base + "/status#update-" + u.ID, Title: in.Title + ": " + label(cmp.Or(u.StatusChange, in.Status)),
 					Link: &feeds.Link{Href: anchor(base, "incident", in.ID, active[in.ID])}, Description: string(markdownHTML(u.Message)),
 					Created: u.CreatedAt, Updated: u.CreatedAt})
 			}
 		}
 		for _, w := range windows {
 			for _, u := range w.Updates {
-				f.Items = append(f.Items, &feeds.Item{Id: base + "/status#update-" + u.ID, Title: "Maintenance: " + w.Title + ": " + label(cmpOr(u.StatusChange, w.Status)),
+				f.Items = append(f.Items, &feeds.Item{Id: base + "/status#update-" + u.ID, Title: "Maintenance: " + w.Title + ": " + label(cmp.Or(u.StatusChange, w.Status)),
 					Link:        &feeds.Link{Href: anchor(base, "maintenance", w.ID, active[w.ID])},
 					Description: string(markdownHTML(u.Message + "\n\n" + w.StartAt.UTC().Format(time.RFC1123) + " to " + w.EndAt.UTC().Format(time.RFC1123))),
 					Created:     u.CreatedAt, Updated: u.CreatedAt})
@@ -331,13 +332,6 @@ func anchor(base, kind, id string, shown bool) string {
 		return base + "/status"
 	}
 	return base + "/status#" + kind + "-" + id
-}
-
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
 
 // Badges.

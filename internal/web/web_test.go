@@ -425,3 +425,40 @@ func TestAWindowsTimesAreReadInItsTimeZone(t *testing.T) {
 		}
 	}
 }
+
+// The visitors a signal sends back at once share one render of a public
+// page: whoever comes while it is under way waits for its bytes.
+func TestAPublicPageIsRenderedOnceForAllWhoAskTogether(t *testing.T) {
+	h, _ := testHandler(t, false, true)
+	var renders atomic.Int64
+	entered, release := make(chan struct{}, 1), make(chan struct{})
+	serve := h.publicPage("text/plain", func(*http.Request) ([]byte, error) {
+		if renders.Add(1) == 1 {
+			entered <- struct{}{}
+		}
+		<-release
+		return []byte("the page"), nil
+	})
+	const visitors = 50
+	var wg sync.WaitGroup
+	bodies := make([]string, visitors)
+	for i := range visitors {
+		wg.Go(func() {
+			w := httptest.NewRecorder()
+			serve(w, httptest.NewRequest("GET", "/status", nil))
+			bodies[i] = w.Body.String()
+		})
+	}
+	<-entered
+	time.Sleep(50 * time.Millisecond) // the others arrive while it renders
+	close(release)
+	wg.Wait()
+	if n := renders.Load(); n != 1 {
+		t.Errorf("%d renders for %d visitors at once, want 1", n, visitors)
+	}
+	for i, b := range bodies {
+		if b != "the page" {
+			t.Fatalf("visitor %d got %q", i, b)
+		}
+	}
+}
