@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"net"
+	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -35,6 +37,8 @@ func check(t *testing.T, s probe.Strategy, config map[string]any, timeout time.D
 	return res
 }
 
+var timedOut = regexp.MustCompile(`timed out after (\d+)ms`)
+
 // wantResult fails the test unless res has status and its message contains
 // every one of parts.
 func wantResult(t *testing.T, res probe.Result, status probe.Status, parts ...string) {
@@ -42,8 +46,17 @@ func wantResult(t *testing.T, res probe.Result, status probe.Status, parts ...st
 	if res.Status != status {
 		t.Errorf("status = %s, want %s (message %q)", res.Status, status, res.Message)
 	}
+	// A run cut off at hangTimeout says the time it had, a few ms less on a
+	// busy machine (wantTimedOut checks how much): read it as hangTimeout.
+	msg := timedOut.ReplaceAllStringFunc(res.Message, func(m string) string {
+		ms, _ := strconv.Atoi(timedOut.FindStringSubmatch(m)[1])
+		if d := time.Duration(ms) * time.Millisecond; d <= hangTimeout && d >= hangTimeout*3/4 {
+			return "timed out after " + hangTimeout.String()
+		}
+		return m
+	})
 	for _, p := range parts {
-		if !strings.Contains(res.Message, p) {
+		if !strings.Contains(msg, p) {
 			t.Errorf("message %q does not contain %q", res.Message, p)
 		}
 	}
@@ -56,7 +69,18 @@ func wantResult(t *testing.T, res probe.Result, status probe.Status, parts ...st
 // hangTimeout.
 func wantTimedOut(t *testing.T, res probe.Result) {
 	t.Helper()
-	wantResult(t, res, probe.Unhealthy, "timed out after 200ms")
+	// The message gives the time the run had: hangTimeout, less what passed
+	// between the caller's deadline and the run's start (a few ms on a busy
+	// machine).
+	wantResult(t, res, probe.Unhealthy, "timed out after ")
+	var budget time.Duration
+	if m := timedOut.FindStringSubmatch(res.Message); m != nil {
+		ms, _ := strconv.Atoi(m[1])
+		budget = time.Duration(ms) * time.Millisecond
+	}
+	if budget > hangTimeout || budget < hangTimeout*3/4 {
+		t.Errorf("message %q, want it to time out after about %v", res.Message, hangTimeout)
+	}
 	if res.Latency < hangTimeout*3/4 || res.Latency > hangTimeout+2*time.Second {
 		t.Errorf("latency = %v, want about %v", res.Latency, hangTimeout)
 	}
