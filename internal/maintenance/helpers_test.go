@@ -172,6 +172,15 @@ func (n *recordingNotifier) titles() []string {
 	return out
 }
 
+// titlesOnce returns the titles sent once there are at least n: the clock
+// notifies after the signal a test awaits, so the notification may still
+// be on its way.
+func (n *recordingNotifier) titlesOnce(t *testing.T, count int) []string {
+	t.Helper()
+	waitUntil(t, func() bool { return len(n.titles()) >= count })
+	return n.titles()
+}
+
 // liveRecorder records the OnLiveChange calls.
 type liveRecorder struct {
 	mu    sync.Mutex
