@@ -2,7 +2,9 @@ package cache
 
 import (
 	"encoding/json"
+	"reflect"
 	"runtime/debug"
+	"unsafe"
 )
 
 // jsonCodec is the default Codec.
@@ -15,7 +17,18 @@ func (jsonCodec) Unmarshal(data []byte, v any) error { return json.Unmarshal(dat
 // Codec, or as the bytes themselves for WrapBytes.
 type valueCodec[T any] struct {
 	codec Codec // nil: T is []byte, stored as is
+	// rawJSON: T is json.RawMessage on a JSON scope, so an entry's bytes
+	// are the value: a hit returns them without decoding or copying.
+	rawJSON bool
 }
+
+// codecFor is the codec a scope's typed reads of T use.
+func codecFor[T any](s *Scope) valueCodec[T] {
+	_, isJSON := s.codec.(jsonCodec)
+	return valueCodec[T]{codec: s.codec, rawJSON: isJSON && reflect.TypeFor[T]() == rawMessageType}
+}
+
+var rawMessageType = reflect.TypeFor[json.RawMessage]()
 
 func (c valueCodec[T]) encode(v any) ([]byte, error) {
 	if c.codec == nil {
@@ -29,10 +42,15 @@ func (c valueCodec[T]) encode(v any) ([]byte, error) {
 }
 
 func (c valueCodec[T]) decode(data []byte) (T, error) {
-	var v T
 	if c.codec == nil {
 		return any(data).(T), nil
 	}
+	if c.rawJSON {
+		// T is json.RawMessage, whose underlying type is data's: a
+		// conversion through any would box the slice and allocate.
+		return *(*T)(unsafe.Pointer(&data)), nil
+	}
+	var v T // escapes to the heap: declared only where it is needed
 	err := c.codec.Unmarshal(data, &v)
 	return v, err
 }

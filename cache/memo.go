@@ -36,6 +36,10 @@ func memoPut[T any](m *memo, v T) {
 // value, or its bytes decoded (and memoised). ok is false on a decode
 // error, which the caller treats as a miss.
 func hitMemo[T any](s *Scope, c valueCodec[T], raw []byte, m *memo) (T, bool) {
+	if c.rawJSON {
+		v, _ := c.decode(raw) // the bytes themselves: nothing to memoise
+		return v, true
+	}
 	if v, ok := memoGet[T](m); ok {
 		return v, true
 	}

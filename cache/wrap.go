@@ -54,7 +54,7 @@ func (s *Scope) lookup(ctx context.Context, key string) ([]byte, bool) {
 // and returns it. Concurrent misses on one key share one load; see the
 // package doc for what happens on errors, panics and cancellation.
 func Wrap[T any](ctx context.Context, s *Scope, key string, load func(context.Context) (T, error), opts ...WrapOption) (T, error) {
-	c := valueCodec[T]{codec: s.codec}
+	c := codecFor[T](s)
 	if s.fast != nil {
 		if s.bypass.n.Load() == 0 || !s.bypass.covers(s.prefix+key, s.now()) {
 			if raw, m, ok := s.fast.memoPrefixed(s.prefix, key); ok {
@@ -117,6 +117,71 @@ func WrapBytes(ctx context.Context, s *Scope, key string, load func(context.Cont
 }
 
 func wrapMiss[T any](ctx context.Context, s *Scope, key string, c valueCodec[T], load func(context.Context) (T, error), opts []WrapOption) (T, error) {
+	f, err := missFlight(ctx, s, key, c, load, opts)
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	return result(f, c)
+}
+
+// WrapJSON is Wrap for a value a server sends as JSON: it reads and
+// fills the same entry as Wrap[T] on key, and returns the entry's bytes.
+// A hit is the stored bytes, neither decoded nor copied (they must not be
+// modified); a miss loads, encodes once, stores and returns the encoding.
+// On a scope whose Codec is not the default JSON one, the value is read
+// with Wrap and encoded with encoding/json.
+//
+//	raw, err := cache.WrapJSON(ctx, scope, "systems", db.Systems)
+//	return rpc.ObjectJSON("systems", raw), err
+func WrapJSON[T any](ctx context.Context, s *Scope, key string, load func(context.Context) (T, error), opts ...WrapOption) (json.RawMessage, error) {
+	if _, isJSON := s.codec.(jsonCodec); !isJSON {
+		v, err := Wrap(ctx, s, key, load, opts...)
+		if err != nil {
+			return nil, err
+		}
+		return json.Marshal(v)
+	}
+	if raw, ok := s.lookup(ctx, key); ok {
+		s.stats.hits.add()
+		return raw, nil
+	}
+	c := codecFor[T](s)
+	f, err := missFlight(ctx, s, key, c, load, opts)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case f.err != nil:
+		return nil, f.err
+	case f.raw != nil:
+		return f.raw, nil
+	}
+	return c.encode(f.val) // the flight could not encode it: say why
+}
+
+// WrapFoundJSON is WrapFound for a value a server sends as JSON, as
+// WrapJSON is for Wrap: it shares WrapFound's entry on key, and a cached
+// absence is missing.
+func WrapFoundJSON[T any](ctx context.Context, s *Scope, key string, missing error, load func(context.Context) (T, error), opts ...WrapOption) (json.RawMessage, error) {
+	raw, err := WrapJSON(ctx, s, key, func(ctx context.Context) (*T, error) {
+		v, err := load(ctx)
+		if errors.Is(err, missing) {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		return &v, nil
+	}, opts...)
+	if err == nil && string(raw) == "null" {
+		return nil, missing
+	}
+	return raw, err
+}
+
+// missFlight joins or leads the flight of key and waits for it.
+func missFlight[T any](ctx context.Context, s *Scope, key string, c valueCodec[T], load func(context.Context) (T, error), opts []WrapOption) (*flight, error) {
 	s.stats.misses.Add(1)
 	s.mu.Lock()
 	f, leader := s.joinLocked(s.prefix + key)
@@ -131,10 +196,9 @@ func wrapMiss[T any](ctx context.Context, s *Scope, key string, c valueCodec[T],
 		})
 	}
 	if err := wait(ctx, f); err != nil {
-		var zero T
-		return zero, err
+		return nil, err
 	}
-	return result(f, c)
+	return f, nil
 }
 
 // result is what a flight gives one waiter of type T.
@@ -203,7 +267,7 @@ func WrapManyBatched[ID comparable, T any](ctx context.Context, s *Scope, ids []
 type startFunc[ID comparable] func(leaders []*flight, leaderIDs []ID, c codecFuncs, ttl time.Duration)
 
 func wrapMany[ID comparable, T any](ctx context.Context, s *Scope, ids []ID, keyFor func(ID) string, opts []WrapOption, start startFunc[ID]) ([]T, error) {
-	c := valueCodec[T]{codec: s.codec}
+	c := codecFor[T](s)
 	keys := make([]string, len(ids))
 	for i, id := range ids {
 		keys[i] = s.prefix + keyFor(id)

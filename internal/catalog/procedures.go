@@ -7,6 +7,7 @@ import (
 	"errors"
 	"net/mail"
 
+	"github.com/checkstack/checkstack/cache"
 	"github.com/checkstack/checkstack/internal/rpc"
 )
 
@@ -15,23 +16,26 @@ import (
 func (s *Service) Procedures() []rpc.Procedure {
 	const d = "catalog"
 	return []rpc.Procedure{
-		rpc.Query(d, "getEntities", rpc.Viewer, func(ctx context.Context, r *rpc.Request, _ rpc.Empty) (Entities, error) {
+		// The hot reads answer with their cache entries' bytes (see
+		// rpc.QueryJSON): the entries Entities, Systems, System and Groups
+		// read typed.
+		rpc.QueryJSON(d, "getEntities", rpc.Viewer, func(ctx context.Context, r *rpc.Request, _ rpc.Empty) ([]byte, error) {
 			if !r.Principal.SignedIn() {
-				return s.PublicEntities(ctx) // a visitor of the public status page
+				return cache.WrapJSON(ctx, s.cache, keyPublic, s.loadPublic) // a visitor of the public status page
 			}
-			return s.Entities(ctx)
+			return cache.WrapJSON(ctx, s.cache, keyEntity, s.st.entities)
 		}),
-		rpc.Query(d, "getSystems", rpc.User, func(ctx context.Context, _ *rpc.Request, _ rpc.Empty) (map[string][]System, error) {
-			sys, err := s.Systems(ctx)
-			return map[string][]System{"systems": sys}, err
+		rpc.QueryJSON(d, "getSystems", rpc.User, func(ctx context.Context, _ *rpc.Request, _ rpc.Empty) ([]byte, error) {
+			raw, err := cache.WrapJSON(ctx, s.cache, keySystems, s.st.systems)
+			return rpc.ObjectJSON("systems", raw), err
 		}),
-		rpc.Query(d, "getSystem", rpc.User, func(ctx context.Context, _ *rpc.Request, in rpc.ByID) (System, error) {
-			sys, err := s.System(ctx, in.ID)
-			return sys, notFound(err, "system", in.ID)
+		rpc.QueryJSON(d, "getSystem", rpc.User, func(ctx context.Context, _ *rpc.Request, in rpc.ByID) ([]byte, error) {
+			raw, err := cache.WrapFoundJSON(ctx, s.cache, keySystem(in.ID), ErrNotFound, s.loadSystem(in.ID))
+			return raw, notFound(err, "system", in.ID)
 		}),
-		rpc.Query(d, "getGroups", rpc.User, func(ctx context.Context, _ *rpc.Request, _ rpc.Empty) (map[string][]Group, error) {
-			gs, err := s.Groups(ctx)
-			return map[string][]Group{"groups": gs}, err
+		rpc.QueryJSON(d, "getGroups", rpc.User, func(ctx context.Context, _ *rpc.Request, _ rpc.Empty) ([]byte, error) {
+			raw, err := cache.WrapJSON(ctx, s.cache, keyGroups, s.st.groups)
+			return rpc.ObjectJSON("groups", raw), err
 		}),
 		rpc.Query(d, "getSystemGroupIds", rpc.User, func(ctx context.Context, _ *rpc.Request, in rpc.BySystem) (map[string][]string, error) {
 			ids, err := s.SystemGroupIDs(ctx, in.SystemID)

@@ -85,13 +85,15 @@ func (s *Service) Entities(ctx context.Context) (Entities, error) {
 // the systems and groups not hidden from it, each group listing its
 // shown systems only.
 func (s *Service) PublicEntities(ctx context.Context) (Entities, error) {
-	return cache.Wrap(ctx, s.cache, keyPublic, func(ctx context.Context) (Entities, error) {
-		all, err := s.Entities(ctx)
-		if err != nil {
-			return Entities{}, err
-		}
-		return all.public(), nil
-	})
+	return cache.Wrap(ctx, s.cache, keyPublic, s.loadPublic)
+}
+
+func (s *Service) loadPublic(ctx context.Context) (Entities, error) {
+	all, err := s.Entities(ctx)
+	if err != nil {
+		return Entities{}, err
+	}
+	return all.public(), nil
 }
 
 // PublicSystems is the set of systems the public status page shows.
@@ -140,9 +142,11 @@ func (s *Service) Systems(ctx context.Context) ([]System, error) {
 func (s *Service) System(ctx context.Context, id string) (System, error) {
 	// An unknown id is cached too, so that its lookups do not each reach
 	// the database.
-	return cache.WrapFound(ctx, s.cache, keySystem(id), ErrNotFound, func(ctx context.Context) (System, error) {
-		return s.st.system(ctx, id)
-	})
+	return cache.WrapFound(ctx, s.cache, keySystem(id), ErrNotFound, s.loadSystem(id))
+}
+
+func (s *Service) loadSystem(id string) func(ctx context.Context) (System, error) {
+	return func(ctx context.Context) (System, error) { return s.st.system(ctx, id) }
 }
 
 func (s *Service) Groups(ctx context.Context) ([]Group, error) {

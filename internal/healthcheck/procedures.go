@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/checkstack/checkstack/cache"
 	"github.com/checkstack/checkstack/internal/rpc"
 	"github.com/checkstack/checkstack/internal/systemlink"
 )
@@ -69,38 +70,56 @@ func (s *Service) Procedures() []rpc.Procedure {
 			b, err := s.AggregatedHistory(ctx, in.ConfigurationID, in.From, in.To, in.TargetPoints)
 			return map[string][]Bucket{"buckets": b}, notFound(err, "configuration", in.ConfigurationID)
 		}),
-		rpc.Query(d, "getSystemHealthStatus", rpc.Viewer, s.getSystemHealthStatus),
-		rpc.Query(d, "getBulkSystemHealthStatus", rpc.Viewer, s.getBulkSystemHealthStatus),
+		rpc.QueryJSON(d, "getSystemHealthStatus", rpc.Viewer, s.getSystemHealthStatus),
+		rpc.QueryJSON(d, "getBulkSystemHealthStatus", rpc.Viewer, s.getBulkSystemHealthStatus),
 		rpc.QueryJSON(d, "getBulkUptime", rpc.Viewer, s.getBulkUptime),
 	}
 }
 
-// A visitor of the public status page (not signed in) reads the health of
-// the systems the page shows only, without the checks' details.
+// A signed-in user reads the statuses' cache entries as they are (see
+// rpc.QueryJSON). A visitor of the public status page (not signed in)
+// reads the health of the systems the page shows only, without the
+// checks' details: a view of the entries, encoded for them.
 
-func (s *Service) getSystemHealthStatus(ctx context.Context, r *rpc.Request, in rpc.BySystem) (SystemStatus, error) {
+func (s *Service) getSystemHealthStatus(ctx context.Context, r *rpc.Request, in rpc.BySystem) ([]byte, error) {
+	if r.Principal.SignedIn() {
+		return cache.WrapJSON(ctx, s.cache, keyStatus(in.SystemID), s.loadStatus(in.SystemID))
+	}
 	ids, err := s.viewable(ctx, r, []string{in.SystemID})
 	if err != nil {
-		return SystemStatus{}, err
+		return nil, err
 	}
 	if len(ids) == 0 {
-		return SystemStatus{}, rpc.NotFound("system", in.SystemID)
+		return nil, rpc.NotFound("system", in.SystemID)
 	}
 	st, err := s.SystemHealth(ctx, in.SystemID)
-	return forViewer(r, st), err
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(forViewer(r, st))
 }
 
-func (s *Service) getBulkSystemHealthStatus(ctx context.Context, r *rpc.Request, in bulkInput) (map[string]map[string]SystemStatus, error) {
+func (s *Service) getBulkSystemHealthStatus(ctx context.Context, r *rpc.Request, in bulkInput) ([]byte, error) {
+	if r.Principal.SignedIn() {
+		raws, err := cache.WrapManyJSON(ctx, s.cache, in.SystemIDs, keyStatus, s.loadStatusMap)
+		if err != nil {
+			return nil, err
+		}
+		return rpc.MapJSON("statuses", in.SystemIDs, raws), nil
+	}
 	ids, err := s.viewable(ctx, r, in.SystemIDs)
 	if err != nil {
 		return nil, err
 	}
 	ss, err := s.BulkHealth(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
 	out := make(map[string]SystemStatus, len(ss))
 	for _, st := range ss {
 		out[st.SystemID] = forViewer(r, st)
 	}
-	return map[string]map[string]SystemStatus{"statuses": out}, err
+	return json.Marshal(map[string]map[string]SystemStatus{"statuses": out})
 }
 
 func (s *Service) getBulkUptime(ctx context.Context, r *rpc.Request, in uptimeInput) ([]byte, error) {

@@ -193,13 +193,17 @@ func keyStatus(systemID string) string { return cache.Key("status", systemID) }
 
 // SystemHealth returns a system's health, from the cache when it holds it.
 func (s *Service) SystemHealth(ctx context.Context, systemID string) (SystemStatus, error) {
-	return cache.Wrap(ctx, s.cache, keyStatus(systemID), func(ctx context.Context) (SystemStatus, error) {
+	return cache.Wrap(ctx, s.cache, keyStatus(systemID), s.loadStatus(systemID))
+}
+
+func (s *Service) loadStatus(systemID string) func(ctx context.Context) (SystemStatus, error) {
+	return func(ctx context.Context) (SystemStatus, error) {
 		out, err := s.loadStatuses(ctx, []string{systemID})
 		if err != nil {
 			return SystemStatus{}, err
 		}
 		return out[0], nil
-	})
+	}
 }
 
 // BulkHealth returns the health of each system, in order. Cached entries
@@ -207,6 +211,19 @@ func (s *Service) SystemHealth(ctx context.Context, systemID string) (SystemStat
 // load in one query.
 func (s *Service) BulkHealth(ctx context.Context, systemIDs []string) ([]SystemStatus, error) {
 	return cache.WrapManyBatched(ctx, s.cache, systemIDs, keyStatus, s.loadStatuses)
+}
+
+// loadStatusMap is loadStatuses by system id, for cache.WrapManyJSON.
+func (s *Service) loadStatusMap(ctx context.Context, ids []string) (map[string]SystemStatus, error) {
+	ss, err := s.loadStatuses(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]SystemStatus, len(ids))
+	for i, id := range ids {
+		out[id] = ss[i]
+	}
+	return out, nil
 }
 
 // loadStatuses reads the statuses of systems, in order, with their

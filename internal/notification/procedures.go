@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/checkstack/checkstack/cache"
 	"github.com/checkstack/checkstack/internal/rpc"
 )
 
@@ -18,12 +19,15 @@ import (
 func (s *Service) Procedures() []rpc.Procedure {
 	const d = "notification"
 	return []rpc.Procedure{
-		rpc.Query(d, "getNotifications", rpc.User, func(ctx context.Context, r *rpc.Request, in pageInput) (Page, error) {
-			return s.Notifications(ctx, r.Principal.UserID, in.filter())
+		// The inbox's reads answer with their cache entries' bytes (see
+		// rpc.QueryJSON).
+		rpc.QueryJSON(d, "getNotifications", rpc.User, func(ctx context.Context, r *rpc.Request, in pageInput) ([]byte, error) {
+			f := in.filter()
+			return cache.WrapJSON(ctx, s.cache, keyNotifs(r.Principal.UserID, f), s.loadPage(r.Principal.UserID, f))
 		}),
-		rpc.Query(d, "getUnreadCount", rpc.User, func(ctx context.Context, r *rpc.Request, _ rpc.Empty) (map[string]int, error) {
-			n, err := s.UnreadCount(ctx, r.Principal.UserID)
-			return map[string]int{"count": n}, err
+		rpc.QueryJSON(d, "getUnreadCount", rpc.User, func(ctx context.Context, r *rpc.Request, _ rpc.Empty) ([]byte, error) {
+			raw, err := cache.WrapJSON(ctx, s.cache, keyUnread(r.Principal.UserID), s.loadUnread(r.Principal.UserID))
+			return rpc.ObjectJSON("count", raw), err
 		}),
 		rpc.Mutate(d, "markAsRead", rpc.User, func(ctx context.Context, r *rpc.Request, in markInput) (rpc.Empty, error) {
 			return rpc.Empty{}, notFound(s.MarkRead(ctx, r.Principal.UserID, in.NotificationID), "notification", in.NotificationID)
@@ -35,9 +39,9 @@ func (s *Service) Procedures() []rpc.Procedure {
 			gs, err := s.Groups(ctx)
 			return map[string][]Group{"groups": gs}, err
 		}),
-		rpc.Query(d, "getSubscriptions", rpc.User, func(ctx context.Context, r *rpc.Request, _ rpc.Empty) (map[string][]Subscription, error) {
-			subs, err := s.Subscriptions(ctx, r.Principal.UserID)
-			return map[string][]Subscription{"subscriptions": subs}, err
+		rpc.QueryJSON(d, "getSubscriptions", rpc.User, func(ctx context.Context, r *rpc.Request, _ rpc.Empty) ([]byte, error) {
+			raw, err := cache.WrapJSON(ctx, s.cache, keySubs(r.Principal.UserID), s.loadSubs(r.Principal.UserID))
+			return rpc.ObjectJSON("subscriptions", raw), err
 		}),
 		rpc.Mutate(d, "subscribe", rpc.User, func(ctx context.Context, r *rpc.Request, in groupInput) (rpc.Empty, error) {
 			return rpc.Empty{}, notFound(s.Subscribe(ctx, r.Principal.UserID, in.GroupID), "group", in.GroupID)

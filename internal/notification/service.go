@@ -117,23 +117,29 @@ func newID() string { return rand.Text() }
 
 // Notifications returns a page of the user's notifications, newest first.
 func (s *Service) Notifications(ctx context.Context, userID string, f Filter) (Page, error) {
-	return cache.Wrap(ctx, s.cache, keyNotifs(userID, f), func(ctx context.Context) (Page, error) {
-		return s.st.page(ctx, userID, f)
-	})
+	return cache.Wrap(ctx, s.cache, keyNotifs(userID, f), s.loadPage(userID, f))
+}
+
+func (s *Service) loadPage(userID string, f Filter) func(ctx context.Context) (Page, error) {
+	return func(ctx context.Context) (Page, error) { return s.st.page(ctx, userID, f) }
 }
 
 // UnreadCount returns how many of the user's notifications are unread.
 func (s *Service) UnreadCount(ctx context.Context, userID string) (int, error) {
-	return cache.Wrap(ctx, s.cache, keyUnread(userID), func(ctx context.Context) (int, error) {
-		return s.st.unreadCount(ctx, userID)
-	})
+	return cache.Wrap(ctx, s.cache, keyUnread(userID), s.loadUnread(userID))
+}
+
+func (s *Service) loadUnread(userID string) func(ctx context.Context) (int, error) {
+	return func(ctx context.Context) (int, error) { return s.st.unreadCount(ctx, userID) }
 }
 
 // Subscriptions lists the user's subscriptions with their groups' names.
 func (s *Service) Subscriptions(ctx context.Context, userID string) ([]Subscription, error) {
-	return cache.Wrap(ctx, s.cache, keySubs(userID), func(ctx context.Context) ([]Subscription, error) {
-		return s.st.subscriptions(ctx, userID)
-	})
+	return cache.Wrap(ctx, s.cache, keySubs(userID), s.loadSubs(userID))
+}
+
+func (s *Service) loadSubs(userID string) func(ctx context.Context) ([]Subscription, error) {
+	return func(ctx context.Context) ([]Subscription, error) { return s.st.subscriptions(ctx, userID) }
 }
 
 // Groups lists every group a user may subscribe to.

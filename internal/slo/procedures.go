@@ -7,6 +7,7 @@ import (
 	"math"
 	"time"
 
+	"github.com/checkstack/checkstack/cache"
 	"github.com/checkstack/checkstack/internal/rpc"
 )
 
@@ -15,9 +16,9 @@ import (
 func (s *Service) Procedures() []rpc.Procedure {
 	const d = "slo"
 	return []rpc.Procedure{
-		rpc.Query(d, "listObjectives", rpc.User, func(ctx context.Context, _ *rpc.Request, _ rpc.Empty) (map[string][]ObjectiveStatus, error) {
-			os, err := s.List(ctx)
-			return map[string][]ObjectiveStatus{"objectives": os}, err
+		rpc.QueryJSON(d, "listObjectives", rpc.User, func(ctx context.Context, _ *rpc.Request, _ rpc.Empty) ([]byte, error) {
+			raw, err := cache.WrapJSON(ctx, s.cache, keyList, s.loadList) // the entry List reads
+			return rpc.ObjectJSON("objectives", raw), err
 		}),
 		rpc.Query(d, "getObjective", rpc.User, func(ctx context.Context, _ *rpc.Request, in rpc.ByID) (ObjectiveStatus, error) {
 			o, err := s.Objective(ctx, in.ID)

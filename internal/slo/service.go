@@ -139,13 +139,15 @@ func newID() string { return rand.Text() }
 
 // List returns every objective with its status.
 func (s *Service) List(ctx context.Context) ([]ObjectiveStatus, error) {
-	return cache.Wrap(ctx, s.cache, keyList, func(ctx context.Context) ([]ObjectiveStatus, error) {
-		os, err := s.st.allObjectives(ctx)
-		if err != nil {
-			return nil, err
-		}
-		return s.withStatus(ctx, os)
-	})
+	return cache.Wrap(ctx, s.cache, keyList, s.loadList)
+}
+
+func (s *Service) loadList(ctx context.Context) ([]ObjectiveStatus, error) {
+	os, err := s.st.allObjectives(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return s.withStatus(ctx, os)
 }
 
 // Objective returns one objective with its status.
