@@ -151,7 +151,8 @@ func (a *app) openCache() error {
 // carry events the other way, are wired in wireHooks.
 func (a *app) buildServices(rt runtime) {
 	c, log, now := a.cfg, a.log, rt.clock().Now
-	a.auth = auth.New(a.db, log, auth.Options{SecureCookie: c.SecureCookies})
+	a.auth = auth.New(a.db, log, auth.Options{SecureCookie: c.SecureCookies, Cache: a.provider})
+	a.closers = append(a.closers, func() error { a.auth.Close(); return nil }) // before the database closes
 	a.catalog = catalog.New(a.db, a.provider, a.bus, func(ctx context.Context, id string) (string, string, error) {
 		u, err := a.auth.GetUser(ctx, id)
 		if errors.Is(err, auth.ErrNotFound) {
@@ -266,7 +267,7 @@ func (a *app) buildHandler(rt runtime) http.Handler {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		a.db.Collector(),
-		server.CacheCollector(a.catalog.Scope(), a.health.Scope(), a.slos.Scope(), a.notifications.Scope(),
+		server.CacheCollector(a.auth.Scope(), a.catalog.Scope(), a.health.Scope(), a.slos.Scope(), a.notifications.Scope(),
 			a.incidents.Scope(), a.maintenance.Scope(), a.announcements.Scope(), a.anomalies.Scope()),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "checkstack_signal_streams",
 			Help: "Signal streams (GET /api/signals) this instance serves now."},

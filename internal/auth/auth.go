@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/checkstack/checkstack/cache"
 	"github.com/checkstack/checkstack/internal/rpc"
 	"github.com/checkstack/checkstack/internal/store"
 )
@@ -37,6 +38,10 @@ type Options struct {
 	// minutes.
 	MaxFailuresPerAccount, MaxFailuresPerAddress int
 	FailureWindow                                time.Duration
+
+	// Cache holds the credential cache (scope "auth", see the package
+	// doc). Nil means none: every request is looked up in the database.
+	Cache cache.Provider
 }
 
 func (o Options) withDefaults() Options {
@@ -109,6 +114,8 @@ type Service struct {
 	opts    Options
 	limiter *limiter
 	hasher  *hasher
+	cache   *cache.Scope
+	uses    useRecorder
 
 	hooksMu sync.Mutex
 	hooks   []func(ctx context.Context, userID string)
@@ -121,13 +128,16 @@ func New(db *store.DB, logger *slog.Logger, opts Options) *Service {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	opts = opts.withDefaults()
-	return &Service{
+	s := &Service{
 		db:      db.For("auth"),
 		logger:  logger.With("component", "auth"),
 		opts:    opts,
 		limiter: newLimiter(opts.FailureWindow, opts.MaxFailuresPerAccount, opts.MaxFailuresPerAddress),
 		hasher:  newHasher(defaultParams),
+		uses:    useRecorder{known: map[string]time.Time{}},
 	}
+	s.cache = newScope(opts.Cache, s)
+	return s
 }
 
 // OnUserDeleted adds fn to the hooks run after a user is deleted (see

@@ -35,8 +35,8 @@
 //
 // Procedures returns the "auth" RPC procedures: login, logout and me;
 // listKeys, createKey and revokeKey for a user's own keys; listUsers,
-// createUser and deleteUser for admins. Other domains learn that a user was
-// deleted through OnUserDeleted hooks.
+// createUser, deleteUser and setUserRole for admins. Other domains learn
+// that a user was deleted through OnUserDeleted hooks.
 //
 // # Concurrency
 //
@@ -52,12 +52,27 @@
 //     window is per instance), and a restart forgets them. The memory is
 //     bounded (see maxTrackedKeys).
 //  2. A key's last_used_at is written at most once a minute, across
-//     instances: the UPDATE itself requires the stored value to be older
-//     than a minute.
+//     instances, and never on the request path: the request notes the
+//     use and a background write records it (Close waits for those). The
+//     UPDATE itself requires the stored value to be older than a minute;
+//     an instance whose write that refuses reads the stored time and does
+//     not try again until it is a minute old. (TestKeyLastUsed)
 //  3. At most GOMAXPROCS password hashes run at once; the others wait (or
 //     give up with their context). Each argon2id hash holds 64 MiB while it
 //     runs, so this bounds the memory a burst of logins can take.
 //  4. OnUserDeleted hooks run after the user's row (and, by cascade, its
 //     sessions and keys) is deleted, in the order they were added, on the
 //     goroutine that deleted the user.
+//  5. Credentials are cached (Options.Cache, scope "auth"), and a change
+//     counts on the very next request on every instance. A credential's
+//     entry is keyed by the SHA-256 of its secret, never the secret, and
+//     names its user; the user is an entry of its own. RevokeKey, logout,
+//     DeleteUser and SetRole drop the entry they make wrong before they
+//     return, and the scope's invalidation is fleet-wide (on Redis, its
+//     guard). A session's expiry is checked on every read, cached or not.
+//     If an entry cannot be dropped, the call returns the error (the
+//     change itself is made; a retry drops the entry) rather than claim
+//     that every instance sees it. A warm authentication runs no query.
+//     (TestWarmCredentialsRunNoQuery, TestCachedCredentialsFollowEveryChange,
+//     and across two instances TestCredentialChangesReachEveryInstance)
 package auth

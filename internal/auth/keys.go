@@ -76,73 +76,54 @@ func (s *Service) ListKeys(ctx context.Context, userID string) ([]Key, error) {
 // RevokeKey revokes the key id on behalf of by, who must own it or be an
 // admin. A key that does not exist, or that belongs to someone else and by
 // is not an admin, is ErrNotFound: a user learns nothing about others'
-// keys. Revoking a revoked key changes nothing and succeeds.
+// keys. Revoking a revoked key changes nothing and succeeds. When it
+// returns nil, no instance accepts the key any more (invariant 5).
 func (s *Service) RevokeKey(ctx context.Context, id string, by rpc.Principal) error {
 	var (
-		owner   string
-		revoked *int64
+		owner, hash string
+		revoked     *int64
 	)
-	err := s.db.QueryRowContext(ctx, `SELECT user_id, revoked_at FROM auth_api_keys WHERE id = ?`, id).Scan(&owner, &revoked)
+	err := s.db.QueryRowContext(ctx, `SELECT user_id, key_hash, revoked_at FROM auth_api_keys WHERE id = ?`, id).Scan(&owner, &hash, &revoked)
 	if errors.Is(err, sql.ErrNoRows) || (err == nil && owner != by.UserID && !by.IsAdmin()) {
 		return fmt.Errorf("auth: revoke key %s: %w", id, ErrNotFound)
 	}
 	if err != nil {
 		return fmt.Errorf("auth: revoke key %s: %w", id, err)
 	}
-	if revoked != nil {
-		return nil
+	if revoked == nil {
+		if _, err := s.db.ExecContext(ctx,
+			`UPDATE auth_api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL`,
+			store.Micros(s.now()), id); err != nil {
+			return fmt.Errorf("auth: revoke key %s: %w", id, err)
+		}
+		s.logger.InfoContext(ctx, "api key revoked", "key_id", id, "owner_id", owner, "by_user_id", by.UserID)
 	}
-	if _, err := s.db.ExecContext(ctx,
-		`UPDATE auth_api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL`,
-		store.Micros(s.now()), id); err != nil {
-		return fmt.Errorf("auth: revoke key %s: %w", id, err)
-	}
-	s.logger.InfoContext(ctx, "api key revoked", "key_id", id, "owner_id", owner, "by_user_id", by.UserID)
-	return nil
+	// Also for a key revoked already: a retry after a failed drop drops it.
+	return s.forget(ctx, keyEntry(hash))
 }
 
 // authenticateKey returns the user of an active key secret, or
 // ErrInvalidCredentials, and records the key's use (invariant 2 of the
-// package doc).
+// package doc). A warm credential cache answers without a query.
 func (s *Service) authenticateKey(ctx context.Context, secret string) (rpc.Principal, error) {
 	if !strings.HasPrefix(secret, keyPrefix) {
 		return rpc.Principal{}, ErrInvalidCredentials
 	}
-	var (
-		keyID             string
-		lastUsed, revoked *int64
-		role              string
-		created           int64
-		u                 User
-	)
-	err := s.db.QueryRowContext(ctx,
-		`SELECT k.id, k.last_used_at, k.revoked_at, u.id, u.email, u.name, u.role, u.created_at
-		   FROM auth_api_keys k JOIN auth_users u ON u.id = k.user_id
-		  WHERE k.key_hash = ?`, secretHash(secret)).
-		Scan(&keyID, &lastUsed, &revoked, &u.ID, &u.Email, &u.Name, &role, &created)
-	if errors.Is(err, sql.ErrNoRows) {
+	k, err := s.cachedKey(ctx, secretHash(secret))
+	if err != nil {
+		return rpc.Principal{}, err
+	}
+	if k.Revoked {
 		return rpc.Principal{}, ErrInvalidCredentials
+	}
+	u, err := s.cachedUser(ctx, k.UserID)
+	if errors.Is(err, ErrNotFound) {
+		return rpc.Principal{}, ErrInvalidCredentials // deleted since the key was cached
 	}
 	if err != nil {
-		return rpc.Principal{}, fmt.Errorf("auth: authenticate key: %w", err)
+		return rpc.Principal{}, err
 	}
-	if revoked != nil {
-		return rpc.Principal{}, ErrInvalidCredentials
-	}
-	u.Role, u.CreatedAt = rpc.Role(role), store.FromMicros(created)
-
-	now := s.now()
-	stale := now.Add(-lastUsedInterval)
-	if lastUsed == nil || !store.FromMicros(*lastUsed).After(stale) {
-		// The condition makes the write once a minute across instances too.
-		_, err := s.db.ExecContext(ctx,
-			`UPDATE auth_api_keys SET last_used_at = ? WHERE id = ? AND (last_used_at IS NULL OR last_used_at <= ?)`,
-			store.Micros(now), keyID, store.Micros(stale))
-		if err != nil {
-			// The key is valid; failing to record its use must not refuse it.
-			s.logger.WarnContext(ctx, "record api key use", "key_id", keyID, "err", err)
-		}
-	}
+	s.recordUse(k.KeyID)
 	return u.Principal(), nil
 }
 

@@ -3,6 +3,7 @@ package auth
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 
 	"github.com/checkstack/checkstack/internal/rpc"
@@ -65,6 +66,23 @@ func (in *IDInput) Validate() error {
 	return nil
 }
 
+// SetRoleInput is setUserRole's input.
+type SetRoleInput struct {
+	ID   string   `json:"id"`
+	Role rpc.Role `json:"role"`
+}
+
+// Validate implements rpc.Validator.
+func (in *SetRoleInput) Validate() error {
+	if in.ID == "" {
+		return rpc.Invalid("id", "required")
+	}
+	if in.Role != rpc.RoleAdmin && in.Role != rpc.RoleUser {
+		return rpc.Invalid("role", fmt.Sprintf("must be %q or %q", rpc.RoleAdmin, rpc.RoleUser))
+	}
+	return nil
+}
+
 // UsersOutput is listUsers's output.
 type UsersOutput struct {
 	Users []User `json:"users"`
@@ -98,6 +116,7 @@ func (in *CreateUserInput) Validate() error {
 //	listUsers   admin   read      {} → {users}
 //	createUser  admin   mutation  {email, name, password, role?} → {user}
 //	deleteUser  admin   mutation  {id} → {}: not oneself
+//	setUserRole admin   mutation  {id, role} → {user}: not the last admin to user
 func (s *Service) Procedures() []rpc.Procedure {
 	return []rpc.Procedure{
 		rpc.Mutate(domain, "login", rpc.Public, s.loginProc),
@@ -109,6 +128,7 @@ func (s *Service) Procedures() []rpc.Procedure {
 		rpc.Query(domain, "listUsers", rpc.Admin, s.listUsersProc),
 		rpc.Mutate(domain, "createUser", rpc.Admin, s.createUserProc),
 		rpc.Mutate(domain, "deleteUser", rpc.Admin, s.deleteUserProc),
+		rpc.Mutate(domain, "setUserRole", rpc.Admin, s.setUserRoleProc),
 	}
 }
 
@@ -195,4 +215,19 @@ func (s *Service) deleteUserProc(ctx context.Context, r *rpc.Request, in IDInput
 		return struct{}{}, rpc.NotFound("user", in.ID)
 	}
 	return struct{}{}, err
+}
+
+func (s *Service) setUserRoleProc(ctx context.Context, _ *rpc.Request, in SetRoleInput) (UserOutput, error) {
+	err := s.SetRole(ctx, in.ID, in.Role)
+	if errors.Is(err, ErrNotFound) {
+		return UserOutput{}, rpc.NotFound("user", in.ID)
+	}
+	if err != nil {
+		return UserOutput{}, err
+	}
+	u, err := s.GetUser(ctx, in.ID)
+	if errors.Is(err, ErrNotFound) {
+		return UserOutput{}, rpc.NotFound("user", in.ID) // deleted meanwhile
+	}
+	return UserOutput{User: u}, err
 }

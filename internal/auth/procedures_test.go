@@ -21,15 +21,16 @@ func TestProcedureDeclarations(t *testing.T) {
 		kind   rpc.Kind
 		access rpc.Access
 	}{
-		"login":      {rpc.Mutation, rpc.Public},
-		"logout":     {rpc.Mutation, rpc.Public},
-		"me":         {rpc.Read, rpc.User},
-		"listKeys":   {rpc.Read, rpc.User},
-		"createKey":  {rpc.Mutation, rpc.User},
-		"revokeKey":  {rpc.Mutation, rpc.User},
-		"listUsers":  {rpc.Read, rpc.Admin},
-		"createUser": {rpc.Mutation, rpc.Admin},
-		"deleteUser": {rpc.Mutation, rpc.Admin},
+		"login":       {rpc.Mutation, rpc.Public},
+		"logout":      {rpc.Mutation, rpc.Public},
+		"me":          {rpc.Read, rpc.User},
+		"listKeys":    {rpc.Read, rpc.User},
+		"createKey":   {rpc.Mutation, rpc.User},
+		"revokeKey":   {rpc.Mutation, rpc.User},
+		"listUsers":   {rpc.Read, rpc.Admin},
+		"createUser":  {rpc.Mutation, rpc.Admin},
+		"deleteUser":  {rpc.Mutation, rpc.Admin},
+		"setUserRole": {rpc.Mutation, rpc.Admin},
 	}
 	procs := s.Procedures()
 	if len(procs) != len(want) {

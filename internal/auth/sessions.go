@@ -73,25 +73,26 @@ func (s *Service) createSession(ctx context.Context, userID string) (string, tim
 }
 
 // sessionUser returns the user of an unexpired session token, or
-// ErrNotFound.
+// ErrNotFound. A warm credential cache answers without a query.
 func (s *Service) sessionUser(ctx context.Context, token string) (User, error) {
-	u, err := scanUser(s.db.QueryRowContext(ctx,
-		`SELECT u.id, u.email, u.name, u.role, u.created_at
-		   FROM auth_sessions s JOIN auth_users u ON u.id = s.user_id
-		  WHERE s.token_hash = ? AND s.expires_at > ?`,
-		secretHash(token), store.Micros(s.now())))
-	if err != nil && !errors.Is(err, ErrNotFound) {
-		return User{}, fmt.Errorf("auth: session: %w", err)
+	c, err := s.cachedSession(ctx, secretHash(token))
+	if err != nil {
+		return User{}, err
 	}
-	return u, err
+	if !s.now().Before(c.ExpiresAt) {
+		return User{}, ErrNotFound
+	}
+	return s.cachedUser(ctx, c.UserID)
 }
 
-// deleteSession ends the session of token, if there is one.
+// deleteSession ends the session of token, if there is one, on every
+// instance (invariant 5).
 func (s *Service) deleteSession(ctx context.Context, token string) error {
-	if _, err := s.db.ExecContext(ctx, `DELETE FROM auth_sessions WHERE token_hash = ?`, secretHash(token)); err != nil {
+	hash := secretHash(token)
+	if _, err := s.db.ExecContext(ctx, `DELETE FROM auth_sessions WHERE token_hash = ?`, hash); err != nil {
 		return fmt.Errorf("auth: delete session: %w", err)
 	}
-	return nil
+	return s.forget(ctx, sessionEntry(hash))
 }
 
 // sessionCookie carries token until expires; an empty token clears the

@@ -116,13 +116,62 @@ func (s *Service) DeleteUser(ctx context.Context, id string) error {
 		return fmt.Errorf("auth: delete user %s: %w", id, ErrNotFound)
 	}
 	s.logger.InfoContext(ctx, "user deleted", "user_id", id)
+	forgot := s.forget(ctx, userEntry(id))
 	s.hooksMu.Lock()
 	hooks := s.hooks[:len(s.hooks):len(s.hooks)]
 	s.hooksMu.Unlock()
 	for _, fn := range hooks {
 		fn(ctx, id)
 	}
-	return nil
+	return forgot
+}
+
+// ErrLastAdmin: the change would leave no admin.
+var ErrLastAdmin error = rpc.Conflict("the last admin cannot become a user; make another user an admin first")
+
+// SetRole gives the user id the role, effective on the user's very next
+// request on every instance (invariant 5). An unknown id is ErrNotFound;
+// demoting the only admin is ErrLastAdmin. Setting the role a user has
+// changes nothing and succeeds.
+func (s *Service) SetRole(ctx context.Context, id string, role rpc.Role) error {
+	if role != rpc.RoleAdmin && role != rpc.RoleUser {
+		return rpc.Invalid("role", fmt.Sprintf("must be %q or %q", rpc.RoleAdmin, rpc.RoleUser))
+	}
+	err := s.db.InTx(ctx, func(tx *store.Tx) error {
+		// Lock the admins' rows (SQLite's write transaction holds the
+		// whole database): two demotions at once cannot both see the
+		// other still an admin.
+		lock := ""
+		if tx.Dialect() == store.Postgres {
+			lock = " FOR UPDATE"
+		}
+		admins, err := store.Strings(ctx, tx, `SELECT id FROM auth_users WHERE role = 'admin'`+lock)
+		if err != nil {
+			return err
+		}
+		var current string
+		if err := tx.QueryRowContext(ctx, `SELECT role FROM auth_users WHERE id = ?`, id).Scan(&current); errors.Is(err, sql.ErrNoRows) {
+			return ErrNotFound
+		} else if err != nil {
+			return err
+		}
+		if rpc.Role(current) == role {
+			return nil
+		}
+		if current == string(rpc.RoleAdmin) && len(admins) <= 1 {
+			return ErrLastAdmin
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE auth_users SET role = ? WHERE id = ?`, string(role), id)
+		return err
+	})
+	if errors.Is(err, ErrLastAdmin) {
+		return err
+	}
+	if err != nil {
+		return fmt.Errorf("auth: set role of %s: %w", id, err)
+	}
+	s.logger.InfoContext(ctx, "user role set", "user_id", id, "role", string(role))
+	return s.forget(ctx, userEntry(id))
 }
 
 // userWithHash returns the user with email and their password hash, or
