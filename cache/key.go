@@ -32,6 +32,11 @@ func Part(s string) string {
 // Part(id) when "system" holds no ':' or '%'.
 func Key(parts ...string) string {
 	var b strings.Builder
+	n := len(parts)
+	for _, p := range parts {
+		n += len(p)
+	}
+	b.Grow(n) // one allocation unless a part needs escaping
 	for i, p := range parts {
 		if i > 0 {
 			b.WriteByte(':')

@@ -36,10 +36,23 @@ func MapJSON(field string, keys []string, raws []json.RawMessage) []byte {
 		if len(seen) > 1 {
 			b = append(b, ',')
 		}
-		key, _ := json.Marshal(k) // a string always encodes
-		b = append(b, key...)
+		b = appendString(b, k)
 		b = append(b, ':')
 		b = append(b, raws[i]...)
 	}
 	return append(b, "}}"...)
+}
+
+// appendString appends s as a JSON string: as it is, quoted, when it has
+// nothing to escape (an id always), else as encoding/json writes it.
+func appendString(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			q, _ := json.Marshal(s) // a string always encodes
+			return append(b, q...)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
 }

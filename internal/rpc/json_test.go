@@ -92,3 +92,14 @@ func TestAFieldOfAnEmbeddedStructIsNamedAsTheClientWroteIt(t *testing.T) {
 		}
 	}
 }
+
+// A key is written as encoding/json writes it, whatever it holds.
+func TestMapJSONKeysAreWhatEncodingJSONWrites(t *testing.T) {
+	for _, k := range []string{"sys_01", "", "a\"b", `back\slash`, "tab\t", "<script>", "a&b", "é", "\u2028", "\x7f", string([]byte{0xff})} {
+		got := MapJSON("m", []string{k}, []json.RawMessage{[]byte("1")})
+		want, _ := json.Marshal(map[string]map[string]int{"m": {k: 1}})
+		if string(got) != string(want) {
+			t.Errorf("key %q: %s, want %s", k, got, want)
+		}
+	}
+}

@@ -30,8 +30,8 @@ func CheckIDs(field string, ids []string, max int) error {
 		return Invalid(field, "too many (at most "+strconv.Itoa(max)+")")
 	}
 	for i, id := range ids {
-		if err := CheckID(field+"["+strconv.Itoa(i)+"]", id); err != nil {
-			return err
+		if id == "" || len(id) > MaxID { // the element's name is built only for its error
+			return CheckID(field+"["+strconv.Itoa(i)+"]", id)
 		}
 	}
 	return nil
