@@ -10,7 +10,7 @@ import "strings"
 //
 // is then a prefix of that user's keys only, never of user userID+"x".
 func Part(s string) string {
-	if !strings.ContainsAny(s, "%:") {
+	if !needsEscape(s) {
 		return s
 	}
 	var b strings.Builder
@@ -44,4 +44,15 @@ func Key(parts ...string) string {
 		b.WriteString(Part(p))
 	}
 	return b.String()
+}
+
+// needsEscape reports whether s holds a '%' or a ':' (a byte loop: ids
+// are short, and strings.ContainsAny builds a set on every call).
+func needsEscape(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] == '%' || s[i] == ':' {
+			return true
+		}
+	}
+	return false
 }

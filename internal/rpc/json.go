@@ -1,6 +1,13 @@
 package rpc
 
-import "encoding/json"
+import (
+	"encoding/json"
+	"sync"
+)
+
+// seenPool holds MapJSON's sets of keys written, emptied: a bulk read's
+// set of 200 ids is reused rather than built anew for each request.
+var seenPool = sync.Pool{New: func() any { return map[string]struct{}{} }}
 
 // ObjectJSON writes {"<field>":<raw>}: a cached JSON value served as a
 // procedure's result without decoding it.
@@ -27,12 +34,13 @@ func MapJSON(field string, keys []string, raws []json.RawMessage) []byte {
 	b = append(b, '{')
 	b = append(b, name...)
 	b = append(b, ":{"...)
-	seen := make(map[string]bool, len(keys))
+	seen := seenPool.Get().(map[string]struct{})
+	defer func() { clear(seen); seenPool.Put(seen) }()
 	for i, k := range keys {
-		if seen[k] {
+		if _, dup := seen[k]; dup {
 			continue
 		}
-		seen[k] = true
+		seen[k] = struct{}{}
 		if len(seen) > 1 {
 			b = append(b, ',')
 		}

@@ -8,7 +8,8 @@
 //		func(ctx context.Context, r *rpc.Request, in GetSystemInput) (System, error) { ... })
 //
 // An input type may implement Validator; its error, built with Invalid,
-// names the field. Errors of type *Error carry their status and a message
+// names the field. A read's input is shared between the calls that send
+// the same body (see inputMemo): a read must not modify its input. Errors of type *Error carry their status and a message
 // safe to show; any other error is a 500 whose details are logged, never
 // sent.
 package rpc
@@ -180,9 +181,10 @@ func Mutate[In, Out any](domain, name string, access Access, fn func(ctx context
 // QueryJSON declares a read whose function returns its JSON result already
 // encoded (for example a body served from the cache as it is).
 func QueryJSON[In any](domain, name string, access Access, fn func(ctx context.Context, r *Request, in In) ([]byte, error)) Procedure {
+	inputs := newInputMemo[In]()
 	return Procedure{Domain: domain, Name: name, Kind: Read, Access: access,
 		call: func(ctx context.Context, r *Request, body []byte) (json.RawMessage, error) {
-			in, err := Decode[In](body)
+			in, err := inputs.decode(body)
 			if err != nil {
 				return nil, err
 			}
@@ -191,9 +193,13 @@ func QueryJSON[In any](domain, name string, access Access, fn func(ctx context.C
 }
 
 func typed[In, Out any](domain, name string, kind Kind, access Access, fn func(ctx context.Context, r *Request, in In) (Out, error)) Procedure {
+	decode := Decode[In]
+	if kind == Read {
+		decode = newInputMemo[In]().decode
+	}
 	return Procedure{Domain: domain, Name: name, Kind: kind, Access: access,
 		call: func(ctx context.Context, r *Request, body []byte) (json.RawMessage, error) {
-			in, err := Decode[In](body)
+			in, err := decode(body)
 			if err != nil {
 				return nil, err
 			}

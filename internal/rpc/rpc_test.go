@@ -3,6 +3,7 @@ package rpc
 import (
 	"context"
 	"errors"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -81,5 +82,47 @@ func TestProcedureEncodesTheResult(t *testing.T) {
 	})
 	if out, _ := raw.Call(context.Background(), &Request{}, nil); string(out) != `{"cached":true}` {
 		t.Fatalf("QueryJSON Call = %s", out)
+	}
+}
+
+type memoInput struct {
+	IDs []string `json:"ids"`
+}
+
+func (in memoInput) Validate() error { return CheckIDs("ids", in.IDs, 3) }
+
+// A read decodes a body it has seen once: later calls with the same bytes
+// get the kept input; other bodies, and invalid ones, are decoded (and
+// refused) every time; the memo stays bounded.
+func TestReadsDecodeARepeatedBodyOnce(t *testing.T) {
+	m := newInputMemo[memoInput]()
+	body := []byte(`{"ids":["a","b"]}`)
+	first, err := m.decode(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := m.decode([]byte(`{"ids":["a","b"]}`))
+	if err != nil || &again.IDs[0] != &first.IDs[0] {
+		t.Fatalf("same body again: %v, %v; want the kept input", again, err)
+	}
+	if n := testing.AllocsPerRun(100, func() { _, _ = m.decode(body) }); n != 0 {
+		t.Errorf("a kept body: %.0f allocs, want 0 (no decoding)", n)
+	}
+	other, err := m.decode([]byte(`{"ids":["c"]}`))
+	if err != nil || len(other.IDs) != 1 || other.IDs[0] != "c" {
+		t.Fatalf("another body: %v, %v", other, err)
+	}
+	for range 2 {
+		if _, err := m.decode([]byte(`{"ids":["a","b","c","d"]}`)); err == nil {
+			t.Fatal("an invalid body was accepted")
+		}
+	}
+	for i := range 100 {
+		if _, err := m.decode([]byte(`{"ids":["` + strconv.Itoa(i) + `"]}`)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(m.m) > memoEntries {
+		t.Errorf("%d bodies kept, want at most %d", len(m.m), memoEntries)
 	}
 }
