@@ -218,6 +218,12 @@ func (a *app) backgroundWork() []worker {
 		{"announcement clock", a.announcements.Start, a.announcements.Stop},
 		{"anomaly analyzer", a.anomalies.Start, a.anomalies.Stop},
 	}
+	// Work that grows with the catalog runs beside serving, not before
+	// it: start-up to listening does not depend on the data's size.
+	var groups loop.Loop
+	ws = append(ws, worker{"notification group sync", func(ctx context.Context) {
+		groups.Start(ctx, a.syncGroupsUntilDone)
+	}, groups.Stop})
 	var repair loop.Loop
 	ws = append(ws, worker{"deleted-system repair", func(ctx context.Context) {
 		repair.Start(ctx, func(ctx context.Context) { loop.Every(ctx, repairEvery, a.repairDeletedSystems) })
@@ -228,6 +234,25 @@ func (a *app) backgroundWork() []worker {
 	}
 	return ws
 }
+
+// syncGroupsUntilDone syncs the catalog's notification groups, trying
+// again (every syncRetry) until it succeeds or ctx ends.
+func (a *app) syncGroupsUntilDone(ctx context.Context) {
+	for {
+		err := a.syncNotificationGroups(ctx)
+		if err == nil || ctx.Err() != nil {
+			return
+		}
+		a.log.Error("notification group sync failed; trying again", "err", err, "in", syncRetry)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(syncRetry):
+		}
+	}
+}
+
+const syncRetry = 30 * time.Second
 
 // relayWorker runs the Redis signal relay as a worker.
 type relayWorker struct {
@@ -333,9 +358,6 @@ func (a *app) run(ctx context.Context, stdout io.Writer) error {
 	}
 	defer a.stopWorkers()
 
-	if err := a.syncNotificationGroups(ctx); err != nil {
-		return err
-	}
 	ln, err := net.Listen("tcp", a.cfg.Listen)
 	if err != nil {
 		return err
