@@ -133,7 +133,7 @@ func wrapMiss[T any](ctx context.Context, s *Scope, key string, c valueCodec[T],
 // with Wrap and encoded with encoding/json.
 //
 //	raw, err := cache.WrapJSON(ctx, scope, "systems", db.Systems)
-//	return rpc.ObjectJSON("systems", raw), err
+//	w.Write(raw)
 func WrapJSON[T any](ctx context.Context, s *Scope, key string, load func(context.Context) (T, error), opts ...WrapOption) (json.RawMessage, error) {
 	if _, isJSON := s.codec.(jsonCodec); !isJSON {
 		v, err := Wrap(ctx, s, key, load, opts...)

@@ -111,7 +111,7 @@ func BenchmarkUnreadCount(b *testing.B) {
 // dashboard seeds systems, each with a check and an objective, an
 // incident and a scheduled maintenance window on every tenth pair, and a
 // user with notifications, and returns the system ids as a JSON list.
-func dashboard(b *testing.B, in *instance, admin, user string, systems int) string {
+func dashboard(b testing.TB, in *instance, admin, user string, systems int) string {
 	var conf struct{ ID string }
 	in.ok(b, admin, "healthcheck/createConfiguration", map[string]any{
 		"name": "home", "strategy": "http", "config": map[string]any{"url": "http://127.0.0.1:1/"},

@@ -21,10 +21,10 @@ import (
 func (s *Service) Procedures() []rpc.Procedure {
 	const d = "announcement"
 	return []rpc.Procedure{
-		rpc.QueryJSON(d, "getActiveAnnouncements", rpc.Public, s.getActiveAnnouncements),
+		rpc.QueryObject(d, "getActiveAnnouncements", rpc.Public, "announcements", s.getActiveAnnouncements),
 		rpc.Mutate(d, "dismissAnnouncement", rpc.User, s.dismissAnnouncement),
 
-		rpc.QueryJSON(d, "listAllAnnouncements", rpc.Admin, s.listAllAnnouncements),
+		rpc.QueryObject(d, "listAllAnnouncements", rpc.Admin, "announcements", s.listAllAnnouncements),
 		rpc.Mutate(d, "createAnnouncement", rpc.Admin, s.createAnnouncement),
 		rpc.Mutate(d, "updateAnnouncement", rpc.Admin, s.updateAnnouncement),
 		rpc.Mutate(d, "deleteAnnouncement", rpc.Admin, s.deleteAnnouncement),
@@ -39,7 +39,7 @@ func (s *Service) getActiveAnnouncements(ctx context.Context, r *rpc.Request, in
 	if err != nil {
 		return nil, err
 	}
-	return rpc.ObjectJSON("announcements", raw), nil
+	return raw, nil
 }
 
 func (s *Service) dismissAnnouncement(ctx context.Context, r *rpc.Request, in dismissInput) (rpc.Empty, error) {
@@ -51,7 +51,7 @@ func (s *Service) listAllAnnouncements(ctx context.Context, _ *rpc.Request, _ rp
 	if err != nil {
 		return nil, err
 	}
-	return rpc.ObjectJSON("announcements", raw), nil
+	return raw, nil
 }
 
 func (s *Service) createAnnouncement(ctx context.Context, r *rpc.Request, in createInput) (Announcement, error) {

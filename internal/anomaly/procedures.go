@@ -14,7 +14,7 @@ import (
 func (s *Service) Procedures() []rpc.Procedure {
 	const d = "anomaly"
 	return []rpc.Procedure{
-		rpc.QueryJSON(d, "getAnomalies", rpc.User, s.getAnomalies),
+		rpc.QueryObject(d, "getAnomalies", rpc.User, "anomalies", s.getAnomalies),
 		rpc.QueryJSON(d, "getBulkAnomaliesForSystems", rpc.User, s.getBulkAnomaliesForSystems),
 		rpc.Query(d, "getAnomalyBaselines", rpc.User, s.getAnomalyBaselines),
 		rpc.Query(d, "getAnomalyConfig", rpc.Admin, s.getAnomalyConfig),
@@ -38,7 +38,7 @@ func (s *Service) getAnomalies(ctx context.Context, _ *rpc.Request, in listInput
 	if err != nil {
 		return nil, err
 	}
-	return rpc.ObjectJSON("anomalies", raw), nil
+	return raw, nil
 }
 
 func (s *Service) getBulkAnomaliesForSystems(ctx context.Context, _ *rpc.Request, in bulkInput) ([]byte, error) {

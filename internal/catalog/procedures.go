@@ -25,17 +25,15 @@ func (s *Service) Procedures() []rpc.Procedure {
 			}
 			return cache.WrapJSON(ctx, s.cache, keyEntity, s.st.entities)
 		}),
-		rpc.QueryJSON(d, "getSystems", rpc.User, func(ctx context.Context, _ *rpc.Request, _ rpc.Empty) ([]byte, error) {
-			raw, err := cache.WrapJSON(ctx, s.cache, keySystems, s.st.systems)
-			return rpc.ObjectJSON("systems", raw), err
+		rpc.QueryObject(d, "getSystems", rpc.User, "systems", func(ctx context.Context, _ *rpc.Request, _ rpc.Empty) ([]byte, error) {
+			return cache.WrapJSON(ctx, s.cache, keySystems, s.st.systems)
 		}),
 		rpc.QueryJSON(d, "getSystem", rpc.User, func(ctx context.Context, _ *rpc.Request, in rpc.ByID) ([]byte, error) {
 			raw, err := cache.WrapFoundJSON(ctx, s.cache, keySystem(in.ID), ErrNotFound, s.loadSystem(in.ID))
 			return raw, notFound(err, "system", in.ID)
 		}),
-		rpc.QueryJSON(d, "getGroups", rpc.User, func(ctx context.Context, _ *rpc.Request, _ rpc.Empty) ([]byte, error) {
-			raw, err := cache.WrapJSON(ctx, s.cache, keyGroups, s.st.groups)
-			return rpc.ObjectJSON("groups", raw), err
+		rpc.QueryObject(d, "getGroups", rpc.User, "groups", func(ctx context.Context, _ *rpc.Request, _ rpc.Empty) ([]byte, error) {
+			return cache.WrapJSON(ctx, s.cache, keyGroups, s.st.groups)
 		}),
 		rpc.Query(d, "getSystemGroupIds", rpc.User, func(ctx context.Context, _ *rpc.Request, in rpc.BySystem) (map[string][]string, error) {
 			ids, err := s.SystemGroupIDs(ctx, in.SystemID)

@@ -17,9 +17,9 @@ import (
 func (s *Service) Procedures() []rpc.Procedure {
 	const d = "incident"
 	return []rpc.Procedure{
-		rpc.QueryJSON(d, "listIncidents", rpc.Viewer, s.listIncidents),
+		rpc.QueryObject(d, "listIncidents", rpc.Viewer, "incidents", s.listIncidents),
 		rpc.Query(d, "getIncident", rpc.Viewer, s.getIncident),
-		rpc.QueryJSON(d, "getIncidentsForSystem", rpc.User, s.getIncidentsForSystem),
+		rpc.QueryObject(d, "getIncidentsForSystem", rpc.User, "incidents", s.getIncidentsForSystem),
 		rpc.QueryJSON(d, "getBulkIncidentsForSystems", rpc.Viewer, s.getBulkIncidentsForSystems),
 
 		rpc.Mutate(d, "createIncident", rpc.Admin, s.createIncident),
@@ -43,13 +43,13 @@ func (s *Service) listIncidents(ctx context.Context, r *rpc.Request, in listInpu
 			return nil, err
 		}
 		raw, err := json.Marshal(ins)
-		return rpc.ObjectJSON("incidents", raw), err
+		return raw, err
 	}
 	raw, err := s.ListJSON(ctx, f)
 	if err != nil {
 		return nil, err
 	}
-	return rpc.ObjectJSON("incidents", raw), nil
+	return raw, nil
 }
 
 func (s *Service) getIncident(ctx context.Context, r *rpc.Request, in rpc.ByID) (Detail, error) {
@@ -87,7 +87,7 @@ func (s *Service) getIncidentsForSystem(ctx context.Context, _ *rpc.Request, in 
 	if err != nil {
 		return nil, err
 	}
-	return rpc.ObjectJSON("incidents", raws[0]), nil
+	return raws[0], nil
 }
 
 func (s *Service) getBulkIncidentsForSystems(ctx context.Context, r *rpc.Request, in bulkInput) ([]byte, error) {

@@ -18,9 +18,9 @@ import (
 func (s *Service) Procedures() []rpc.Procedure {
 	const d = "maintenance"
 	return []rpc.Procedure{
-		rpc.QueryJSON(d, "listMaintenances", rpc.Viewer, s.listMaintenances),
+		rpc.QueryObject(d, "listMaintenances", rpc.Viewer, "maintenances", s.listMaintenances),
 		rpc.Query(d, "getMaintenance", rpc.Viewer, s.getMaintenance),
-		rpc.QueryJSON(d, "getMaintenancesForSystem", rpc.User, s.getMaintenancesForSystem),
+		rpc.QueryObject(d, "getMaintenancesForSystem", rpc.User, "maintenances", s.getMaintenancesForSystem),
 		rpc.QueryJSON(d, "getBulkMaintenancesForSystems", rpc.Viewer, s.getBulkMaintenancesForSystems),
 
 		rpc.Mutate(d, "createMaintenance", rpc.Admin, s.createMaintenance),
@@ -45,13 +45,13 @@ func (s *Service) listMaintenances(ctx context.Context, r *rpc.Request, in listI
 			return nil, err
 		}
 		raw, err := json.Marshal(ws)
-		return rpc.ObjectJSON("maintenances", raw), err
+		return raw, err
 	}
 	raw, err := s.ListJSON(ctx, f)
 	if err != nil {
 		return nil, err
 	}
-	return rpc.ObjectJSON("maintenances", raw), nil
+	return raw, nil
 }
 
 func (s *Service) getMaintenance(ctx context.Context, r *rpc.Request, in rpc.ByID) (Detail, error) {
@@ -89,7 +89,7 @@ func (s *Service) getMaintenancesForSystem(ctx context.Context, _ *rpc.Request, 
 	if err != nil {
 		return nil, err
 	}
-	return rpc.ObjectJSON("maintenances", raws[0]), nil
+	return raws[0], nil
 }
 
 func (s *Service) getBulkMaintenancesForSystems(ctx context.Context, r *rpc.Request, in bulkInput) ([]byte, error) {

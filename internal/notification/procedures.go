@@ -25,9 +25,8 @@ func (s *Service) Procedures() []rpc.Procedure {
 			f := in.filter()
 			return cache.WrapJSON(ctx, s.cache, keyNotifs(r.Principal.UserID, f), s.loadPage(r.Principal.UserID, f))
 		}),
-		rpc.QueryJSON(d, "getUnreadCount", rpc.User, func(ctx context.Context, r *rpc.Request, _ rpc.Empty) ([]byte, error) {
-			raw, err := cache.WrapJSON(ctx, s.cache, keyUnread(r.Principal.UserID), s.loadUnread(r.Principal.UserID))
-			return rpc.ObjectJSON("count", raw), err
+		rpc.QueryObject(d, "getUnreadCount", rpc.User, "count", func(ctx context.Context, r *rpc.Request, _ rpc.Empty) ([]byte, error) {
+			return cache.WrapJSON(ctx, s.cache, keyUnread(r.Principal.UserID), s.loadUnread(r.Principal.UserID))
 		}),
 		rpc.Mutate(d, "markAsRead", rpc.User, func(ctx context.Context, r *rpc.Request, in markInput) (rpc.Empty, error) {
 			return rpc.Empty{}, notFound(s.MarkRead(ctx, r.Principal.UserID, in.NotificationID), "notification", in.NotificationID)
@@ -39,9 +38,8 @@ func (s *Service) Procedures() []rpc.Procedure {
 			gs, err := s.Groups(ctx)
 			return map[string][]Group{"groups": gs}, err
 		}),
-		rpc.QueryJSON(d, "getSubscriptions", rpc.User, func(ctx context.Context, r *rpc.Request, _ rpc.Empty) ([]byte, error) {
-			raw, err := cache.WrapJSON(ctx, s.cache, keySubs(r.Principal.UserID), s.loadSubs(r.Principal.UserID))
-			return rpc.ObjectJSON("subscriptions", raw), err
+		rpc.QueryObject(d, "getSubscriptions", rpc.User, "subscriptions", func(ctx context.Context, r *rpc.Request, _ rpc.Empty) ([]byte, error) {
+			return cache.WrapJSON(ctx, s.cache, keySubs(r.Principal.UserID), s.loadSubs(r.Principal.UserID))
 		}),
 		rpc.Mutate(d, "subscribe", rpc.User, func(ctx context.Context, r *rpc.Request, in groupInput) (rpc.Empty, error) {
 			return rpc.Empty{}, notFound(s.Subscribe(ctx, r.Principal.UserID, in.GroupID), "group", in.GroupID)

@@ -9,18 +9,6 @@ import (
 // set of 200 ids is reused rather than built anew for each request.
 var seenPool = sync.Pool{New: func() any { return map[string]struct{}{} }}
 
-// ObjectJSON writes {"<field>":<raw>}: a cached JSON value served as a
-// procedure's result without decoding it.
-func ObjectJSON(field string, raw json.RawMessage) []byte {
-	name, _ := json.Marshal(field) // a string always encodes
-	b := make([]byte, 0, len(name)+len(raw)+3)
-	b = append(b, '{')
-	b = append(b, name...)
-	b = append(b, ':')
-	b = append(b, raw...)
-	return append(b, '}')
-}
-
 // MapJSON writes {"<field>":{"<keys[0]>":<raws[0]>,…}} from per-entity
 // cached JSON, without decoding it: the answer of a bulk read, stitched.
 // A key named twice is written once, with its first value.

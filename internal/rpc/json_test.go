@@ -1,6 +1,7 @@
 package rpc
 
 import (
+	"context"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -21,9 +22,22 @@ func TestMapJSONStitchesValidJSONOnceAKey(t *testing.T) {
 	}
 }
 
-func TestObjectJSON(t *testing.T) {
-	if got := ObjectJSON("objectives", []byte(`[{"id":"o"}]`)); string(got) != `{"objectives":[{"id":"o"}]}` {
-		t.Fatalf("ObjectJSON = %s", got)
+// A QueryObject answers {"field": fn's bytes}: joined for Call, in pieces
+// around the very bytes fn returned for Answer.
+func TestQueryObjectWritesItsBytesAsTheyAre(t *testing.T) {
+	raw := []byte(`[{"id":"o"}]`)
+	p := QueryObject("slo", "listObjectives", User, "objectives", func(context.Context, *Request, Empty) ([]byte, error) { return raw, nil })
+	got, err := p.Call(context.Background(), &Request{}, nil)
+	if err != nil || string(got) != `{"objectives":[{"id":"o"}]}` {
+		t.Fatalf("Call = %s, %v", got, err)
+	}
+	out, err := p.Answer(context.Background(), &Request{}, nil)
+	if err != nil || &out.body[0] != &raw[0] || out.Len() != len(got) {
+		t.Fatalf("Answer = %+v, %v; want fn's bytes, not a copy", out, err)
+	}
+	var b strings.Builder
+	if n, err := out.WriteTo(&b); err != nil || n != int64(len(got)) || b.String() != string(got) {
+		t.Fatalf("WriteTo wrote %q (%d), %v", b.String(), n, err)
 	}
 }
 

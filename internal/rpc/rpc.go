@@ -23,6 +23,7 @@ import (
 	"io"
 	"net/http"
 	"reflect"
+	"slices"
 	"strings"
 )
 
@@ -160,12 +161,54 @@ type Procedure struct {
 	Access Access
 
 	call func(ctx context.Context, r *Request, body []byte) (json.RawMessage, error)
+	// head and tail surround call's result: a QueryObject's {"field": and
+	// }, written around cached bytes rather than copied with them.
+	head, tail []byte
 }
 
 // Call decodes body into the procedure's input, validates it, runs the
 // procedure and returns its JSON result. The caller has checked Access.
 func (p Procedure) Call(ctx context.Context, r *Request, body []byte) (json.RawMessage, error) {
-	return p.call(ctx, r, body)
+	out, err := p.Answer(ctx, r, body)
+	if err != nil {
+		return nil, err
+	}
+	if out.head == nil {
+		return out.body, nil
+	}
+	return slices.Concat(out.head, out.body, out.tail), nil
+}
+
+// Answer is Call for a caller that writes the result: its pieces, in
+// order, not joined (a cached entry is written as it is, never copied).
+func (p Procedure) Answer(ctx context.Context, r *Request, body []byte) (Result, error) {
+	out, err := p.call(ctx, r, body)
+	if err != nil {
+		return Result{}, err
+	}
+	return Result{p.head, out, p.tail}, nil
+}
+
+// Result is a procedure's JSON result, in pieces to write in order.
+type Result struct{ head, body, tail []byte }
+
+// Len is the result's length in bytes.
+func (r Result) Len() int { return len(r.head) + len(r.body) + len(r.tail) }
+
+// WriteTo writes the result to w.
+func (r Result) WriteTo(w io.Writer) (int64, error) {
+	var n int64
+	for _, b := range [][]byte{r.head, r.body, r.tail} {
+		if len(b) == 0 {
+			continue
+		}
+		m, err := w.Write(b)
+		n += int64(m)
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
 }
 
 // Query declares a read.
@@ -190,6 +233,18 @@ func QueryJSON[In any](domain, name string, access Access, fn func(ctx context.C
 			}
 			return fn(ctx, r, in)
 		}}
+}
+
+// QueryObject declares a read that answers {"<field>": <fn's JSON>}, fn's
+// bytes written as they are (a cached entry, say):
+//
+//	rpc.QueryObject("catalog", "getSystems", rpc.User, "systems",
+//		func(ctx context.Context, _ *rpc.Request, _ rpc.Empty) ([]byte, error) { return cache.WrapJSON(…) })
+func QueryObject[In any](domain, name string, access Access, field string, fn func(ctx context.Context, r *Request, in In) ([]byte, error)) Procedure {
+	p := QueryJSON(domain, name, access, fn)
+	key, _ := json.Marshal(field) // a string always encodes
+	p.head, p.tail = append(append([]byte{'{'}, key...), ':'), []byte{'}'}
+	return p
 }
 
 func typed[In, Out any](domain, name string, kind Kind, access Access, fn func(ctx context.Context, r *Request, in In) (Out, error)) Procedure {

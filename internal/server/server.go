@@ -238,13 +238,15 @@ func (s *Server) call(w http.ResponseWriter, r *http.Request, p rpc.Procedure) i
 	}
 
 	req := &rpc.Request{Principal: principal, RemoteAddr: clientIP(r), HTTP: r, Header: w.Header()}
-	out, err := p.Call(r.Context(), req, body)
+	out, err := p.Answer(r.Context(), req, body)
 	if err != nil {
 		return s.fail(w, r, p, err)
 	}
-	w.Header().Set("Content-Type", "application/json")
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h["Content-Length"] = []string{strconv.Itoa(out.Len())} // known: no chunked encoding
 	w.WriteHeader(http.StatusOK)
-	w.Write(out)
+	out.WriteTo(w)
 	return http.StatusOK
 }
 

@@ -16,20 +16,19 @@ import (
 func (s *Service) Procedures() []rpc.Procedure {
 	const d = "slo"
 	return []rpc.Procedure{
-		rpc.QueryJSON(d, "listObjectives", rpc.User, func(ctx context.Context, _ *rpc.Request, _ rpc.Empty) ([]byte, error) {
-			raw, err := cache.WrapJSON(ctx, s.cache, keyList, s.loadList) // the entry List reads
-			return rpc.ObjectJSON("objectives", raw), err
+		rpc.QueryObject(d, "listObjectives", rpc.User, "objectives", func(ctx context.Context, _ *rpc.Request, _ rpc.Empty) ([]byte, error) {
+			return cache.WrapJSON(ctx, s.cache, keyList, s.loadList) // the entry List reads
 		}),
 		rpc.Query(d, "getObjective", rpc.User, func(ctx context.Context, _ *rpc.Request, in rpc.ByID) (ObjectiveStatus, error) {
 			o, err := s.Objective(ctx, in.ID)
 			return o, notFound(err, "objective", in.ID)
 		}),
-		rpc.QueryJSON(d, "getObjectivesForSystem", rpc.User, func(ctx context.Context, _ *rpc.Request, in rpc.BySystem) ([]byte, error) {
+		rpc.QueryObject(d, "getObjectivesForSystem", rpc.User, "objectives", func(ctx context.Context, _ *rpc.Request, in rpc.BySystem) ([]byte, error) {
 			raws, err := s.SystemsJSON(ctx, []string{in.SystemID})
 			if err != nil {
 				return nil, err
 			}
-			return rpc.ObjectJSON("objectives", raws[0]), nil
+			return raws[0], nil
 		}),
 		rpc.QueryJSON(d, "getBulkObjectivesForSystems", rpc.User, func(ctx context.Context, _ *rpc.Request, in bulkInput) ([]byte, error) {
 			raws, err := s.SystemsJSON(ctx, in.SystemIDs)
