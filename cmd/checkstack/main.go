@@ -43,8 +43,11 @@ const usage = `Usage:
                                                     create an API key for a user; printed once, as the last line
   checkstack satellite --server URL --key K         run as a satellite agent: run the checks the server
                                                     assigns to this satellite and post their results
+  checkstack loadtest --server URL --key K [--users N] [--systems M] [--duration D] [--poll P] [--seed]
+                                                    replay N open dashboards against a server and report
+                                                    throughput, latency, errors and its cache hit ratio
 
-Run "checkstack serve --help" for the server's flags.
+Run "checkstack serve --help" for the server's flags, "checkstack loadtest --help" for the load tool's.
 `
 
 // run is main without the process: tests call it with their own arguments,
@@ -65,6 +68,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return createKey(ctx, rest[1:], getenv, stdout, stderr)
 	case cmd == "satellite":
 		return satellite(ctx, rest, getenv, stderr)
+	case cmd == "loadtest":
+		return runLoadtest(ctx, rest, getenv, stdout, stderr)
 	case cmd == "help" || cmd == "-h" || cmd == "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
