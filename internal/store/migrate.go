@@ -34,7 +34,7 @@ func (db *DB) Migrate(ctx context.Context) error {
 		}
 		opts = append(opts, goose.WithSessionLocker(locker))
 	}
-	p, err := goose.NewProvider(dialect, db.sql, fsys, opts...)
+	p, err := goose.NewProvider(dialect, db.write.sql, fsys, opts...)
 	if err != nil {
 		return fmt.Errorf("store: migrate: %w", err)
 	}
@@ -62,7 +62,7 @@ func (db *DB) Migrate(ctx context.Context) error {
 // test, say) do not wait for each other.
 func (db *DB) migrationLocker(ctx context.Context) (lock.SessionLocker, error) {
 	var where string
-	err := db.sql.QueryRowContext(ctx,
+	err := db.write.sql.QueryRowContext(ctx,
 		`SELECT current_database() || '.' || COALESCE(current_schema(), '')`).Scan(&where)
 	if err != nil {
 		return nil, fmt.Errorf("store: migrate: read schema: %w", err)
