@@ -303,6 +303,9 @@ func (a *app) buildHandler(rt runtime) http.Handler {
 	authenticate := func(r *http.Request) (rpc.Principal, error) {
 		if key, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok && strings.HasPrefix(key, healthcheck.SatelliteKeyPrefix) {
 			id, err := a.health.AuthenticateSatellite(r.Context(), key)
+			if errors.Is(err, healthcheck.ErrNotFound) {
+				return rpc.Principal{}, rpc.Unauthorized("invalid or removed satellite key")
+			}
 			if err != nil {
 				return rpc.Principal{}, err
 			}
@@ -320,15 +323,20 @@ func (a *app) buildHandler(rt runtime) http.Handler {
 		Authenticate: authenticate,
 		Procedures:   procs,
 		Pages:        pages,
-		Signals: a.hub.ListenerHandler(func(r *http.Request) (signal.Listener, bool) {
+		Signals: a.hub.ListenerHandler(func(r *http.Request) (signal.Listener, error) {
 			p, err := a.auth.Authenticate(r) // signals are for users, and the public status page's visitors
+			var refused *rpc.Error
 			switch {
+			case errors.As(err, &refused):
+				return signal.Listener{}, signal.ErrUnauthorized
 			case err != nil:
-				return signal.Listener{}, false
+				return signal.Listener{}, err
 			case p.SignedIn():
-				return signal.Listener{UserID: p.UserID}, true
+				return signal.Listener{UserID: p.UserID}, nil
+			case a.cfg.PublicStatus:
+				return signal.Listener{Public: true}, nil
 			default:
-				return signal.Listener{Public: true}, a.cfg.PublicStatus
+				return signal.Listener{}, signal.ErrUnauthorized
 			}
 		}),
 		Ready:        a.db.Ping,

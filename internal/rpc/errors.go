@@ -47,6 +47,12 @@ func Conflict(msg string) *Error {
 	return &Error{http.StatusConflict, "CONFLICT", msg}
 }
 
+// Unavailable is a 503: a dependency (the database, say) failed; the
+// caller should try again.
+func Unavailable(msg string) *Error {
+	return &Error{http.StatusServiceUnavailable, "UNAVAILABLE", msg}
+}
+
 // TooManyRequests is a 429.
 func TooManyRequests(msg string) *Error {
 	return &Error{http.StatusTooManyRequests, "TOO_MANY_REQUESTS", msg}

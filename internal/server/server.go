@@ -31,8 +31,10 @@ const MaxBodyBytes = 1 << 20
 // Options configure a Server. Logger and Authenticate are required.
 type Options struct {
 	Logger *slog.Logger
-	// Authenticate resolves the caller. An error means credentials were
-	// presented and are wrong (401); no credentials is the zero Principal.
+	// Authenticate resolves the caller. An *rpc.Error means credentials
+	// were presented and are wrong (its status, 401); any other error that
+	// they could not be checked (503 with Retry-After); no credentials is
+	// the zero Principal.
 	Authenticate func(r *http.Request) (rpc.Principal, error)
 	Procedures   []rpc.Procedure
 	// Signals serves GET /api/signals. Nil: 404.
@@ -230,8 +232,16 @@ func (s *Server) call(w http.ResponseWriter, r *http.Request, p rpc.Procedure) i
 	}
 
 	principal, err := s.Principal(r)
-	if err != nil {
-		return writeError(w, rpc.Unauthorized("invalid credentials"))
+	var refused *rpc.Error
+	switch {
+	case errors.As(err, &refused):
+		return writeError(w, refused) // credentials presented and wrong: 401
+	case err != nil:
+		// The credentials could not be checked: not the caller's fault,
+		// and not a reason for it to drop them.
+		s.log.WarnContext(r.Context(), "authentication failed", "err", err)
+		w.Header().Set("Retry-After", "5")
+		return writeError(w, rpc.Unavailable("cannot check credentials now; try again shortly"))
 	}
 	if err := p.Authorize(principal); err != nil {
 		return s.fail(w, r, p, err)

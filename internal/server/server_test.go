@@ -57,8 +57,10 @@ func newTestServer(t *testing.T, ready func(context.Context) error) (*httptest.S
 				return rpc.Principal{UserID: "u1", Role: rpc.RoleUser}, nil
 			case "Bearer admin":
 				return rpc.Principal{UserID: "a1", Role: rpc.RoleAdmin}, nil
+			case "Bearer unchecked":
+				return rpc.Principal{}, errors.New("database down")
 			default:
-				return rpc.Principal{}, errors.New("bad key")
+				return rpc.Principal{}, rpc.Unauthorized("invalid credentials")
 			}
 		},
 		Procedures: procs,
@@ -116,6 +118,7 @@ func TestProcedureConventions(t *testing.T) {
 		{"GET on a procedure is a 405", "GET", "/api/test/echo", "", "", "", 405, "METHOD_NOT_ALLOWED"},
 		{"a user procedure without credentials is a 401", "POST", "/api/test/whoami", js, "", `{}`, 401, "sign in required"},
 		{"wrong credentials are a 401", "POST", "/api/test/whoami", js, "Bearer wrong", `{}`, 401, "invalid credentials"},
+		{"credentials that cannot be checked are a 503", "POST", "/api/test/whoami", js, "Bearer unchecked", `{}`, 503, "try again"},
 		{"a user procedure with a user is a 200", "POST", "/api/test/whoami", js, "Bearer user", `{}`, 200, `"u1"`},
 		{"an empty body counts as {}", "POST", "/api/test/whoami", "", "Bearer user", ``, 200, `"u1"`},
 		{"an admin procedure for a user is a 403", "POST", "/api/test/adminOnly", js, "Bearer user", `{}`, 403, "FORBIDDEN"},
@@ -137,6 +140,9 @@ func TestProcedureConventions(t *testing.T) {
 			}
 			if tc.status == 405 && res.header.Get("Allow") != "POST" {
 				t.Fatalf("405 without Allow: POST")
+			}
+			if tc.status == 503 && res.header.Get("Retry-After") == "" {
+				t.Fatalf("503 without Retry-After")
 			}
 		})
 	}

@@ -30,14 +30,26 @@ var (
 // dropped for falling behind (after an "event: dropped"), or when the hub
 // is closed.
 func (h *Hub) Handler(userID func(r *http.Request) (id string, ok bool)) http.Handler {
-	return h.ListenerHandler(func(r *http.Request) (Listener, bool) {
+	return h.ListenerHandler(func(r *http.Request) (Listener, error) {
 		if userID == nil {
-			return Listener{}, true
+			return Listener{}, nil
 		}
 		id, ok := userID(r)
-		return Listener{UserID: id}, ok
+		if !ok {
+			return Listener{}, ErrUnauthorized
+		}
+		return Listener{UserID: id}, nil
 	})
 }
+
+// ErrUnauthorized is what a ListenerHandler's resolver returns for a
+// caller it refuses: 401. Any other error means the caller could not be
+// checked (the database is down, say): 503 with Retry-After, which an
+// EventSource retries, where a 401 would make it give up.
+var ErrUnauthorized = errors.New("signal: unauthorized")
+
+// unavailableRetry is the Retry-After of a 503, in seconds.
+const unavailableRetry = "5"
 
 // Listener is who a stream is for: a user, an anonymous client (both
 // empty), or a visitor of the public status page.
@@ -46,18 +58,23 @@ type Listener struct {
 	Public bool // a public subscription (see SubscribePublic)
 }
 
-// ListenerHandler is Handler resolving each caller to a Listener (ok
-// false: 401).
-func (h *Hub) ListenerHandler(who func(r *http.Request) (Listener, bool)) http.Handler {
+// ListenerHandler is Handler resolving each caller to a Listener
+// (ErrUnauthorized: 401; another error: 503).
+func (h *Hub) ListenerHandler(who func(r *http.Request) (Listener, error)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodGet {
 			w.Header().Set("Allow", http.MethodGet)
 			writeError(w, http.StatusMethodNotAllowed, "METHOD_NOT_ALLOWED", "use GET")
 			return
 		}
-		l, ok := who(r)
-		if !ok {
+		l, err := who(r)
+		switch {
+		case errors.Is(err, ErrUnauthorized):
 			writeError(w, http.StatusUnauthorized, "UNAUTHORIZED", "sign in to receive signals")
+			return
+		case err != nil:
+			w.Header().Set("Retry-After", unavailableRetry)
+			writeError(w, http.StatusServiceUnavailable, "UNAVAILABLE", "cannot check credentials now; try again shortly")
 			return
 		}
 		h.stream(w, r, l)
