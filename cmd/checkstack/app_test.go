@@ -17,16 +17,7 @@ func TestAServerThatCannotListenStopsItsBackgroundWork(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer taken.Close()
-	c, err := parseConfig(flag.NewFlagSet("serve", flag.ContinueOnError), []string{"--listen", taken.Addr().String(),
-		"--database", filepath.Join(t.TempDir(), "c.db"), "--log-level", "error"}, noEnv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := build(t.Context(), c, runtime{}, io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.close()
+	a := buildApp(t, filepath.Join(t.TempDir(), "c.db"), "--listen", taken.Addr().String())
 	var started, stopped atomic.Bool
 	a.workers = append(a.workers, worker{"probe",
 		func(context.Context) { started.Store(true) },
@@ -39,4 +30,21 @@ func TestAServerThatCannotListenStopsItsBackgroundWork(t *testing.T) {
 	if started.Load() && !stopped.Load() {
 		t.Fatal("run returned on a listen error and left its background work running")
 	}
+}
+
+// buildApp builds the app serve would run on database (with extra flags),
+// without running it; it is closed when the test ends.
+func buildApp(t testing.TB, database string, extra ...string) *app {
+	t.Helper()
+	args := append([]string{"--database", database, "--log-level", "error"}, extra...)
+	c, err := parseConfig(flag.NewFlagSet("serve", flag.ContinueOnError), args, noEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := build(context.Background(), c, runtime{}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(a.close)
+	return a
 }

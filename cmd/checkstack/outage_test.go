@@ -1,8 +1,6 @@
 package main
 
 import (
-	"flag"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -17,15 +15,7 @@ func TestADatabaseOutageIsA503NeverA401(t *testing.T) {
 	database := filepath.Join(t.TempDir(), "checkstack.db")
 	warm := newUser(t, database, "warm@example.com", false)
 	cold := newUser(t, database, "cold@example.com", false)
-	c, err := parseConfig(flag.NewFlagSet("serve", flag.ContinueOnError), []string{"--database", database, "--log-level", "error"}, noEnv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := build(t.Context(), c, runtime{}, io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.close()
+	a := buildApp(t, database)
 	ts := httptest.NewServer(a.handler)
 	defer ts.Close()
 	in := &instance{url: ts.URL, database: database}

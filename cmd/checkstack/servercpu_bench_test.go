@@ -2,9 +2,7 @@ package main
 
 import (
 	"bytes"
-	"flag"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -22,15 +20,7 @@ import (
 func BenchmarkWarmReadServerCPU(b *testing.B) {
 	database := filepath.Join(b.TempDir(), "checkstack.db")
 	admin := newUser(b, database, "admin@example.com", true)
-	c, err := parseConfig(flag.NewFlagSet("serve", flag.ContinueOnError), []string{"--database", database, "--log-level", "error"}, noEnv)
-	if err != nil {
-		b.Fatal(err)
-	}
-	a, err := build(b.Context(), c, runtime{}, io.Discard)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer a.close()
+	a := buildApp(b, database)
 	ts := httptest.NewServer(a.handler)
 	defer ts.Close()
 	in := &instance{url: ts.URL, database: database}
