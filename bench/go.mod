@@ -6,7 +6,7 @@ require (
 	github.com/checkstack/checkstack v0.0.0
 	github.com/maypok86/otter/v2 v2.4.0
 	github.com/viccon/sturdyc v1.1.5
-	golang.org/x/sync v0.24.0
+	golang.org/x/sync v0.25.0
 )
 
 require (

@@ -88,4 +88,25 @@
 // the in-process provider, typed hits of one entry share the value it was
 // decoded into once (so a warm typed read costs a lookup, not a decode):
 // treat every returned value as read-only. One key holds one kind of value.
+//
+// # Expiry and statistics
+//
+// A value is not served once its TTL has passed: the in-process provider
+// compares an entry's expiry with its clock (the monotonic clock, or
+// MemoryOptions.Now) on every read, not with a coarser time kept by a
+// ticker; Redis expires keys itself. Scope.Stats counts every read exactly,
+// parallel hits included: a hit adds one, atomically, to a counter cell
+// chosen from its goroutine's stack address, so that goroutines running at
+// once mostly write different cache lines, and Stats sums the cells.
+//
+// # The in-process provider
+//
+// Memory's reads take no lock. Each shard indexes its keys in a table whose
+// slots are atomic pointers: a writer, holding the shard's lock, changes
+// what readers see with one atomic store (insert, overwrite or delete), and
+// a table that fills is replaced by a new one, never rebuilt in place. So a
+// read concurrent with a Set of the same key returns the old value or the
+// new one, never a miss, and a read that starts after a Set, Delete or
+// DeleteByPrefix returned sees its effect: what Invalidate's guarantees
+// rest on.
 package cache

@@ -30,12 +30,15 @@ const (
 	minShardEntries   = 256     // fewer than this per shard: use fewer shards
 	minShardBytes     = 1 << 20 // likewise for bytes
 	entryOverhead     = 96      // bytes of bookkeeping per entry, roughly
-	stackKeyLen       = 192     // prefixed keys up to this length are built on the stack
 )
 
-// Memory is an in-process Provider. Reads take a shard's read lock only;
-// an entry's value is never changed in place, so a hit returns the stored
-// slice without copying it.
+// Memory is an in-process Provider. Reads take no lock and write nothing
+// shared, except an entry's visited bit once (see memTable for how a shard
+// is read while it is written); an entry's value is never changed in place,
+// so a hit returns the stored slice without copying it. Writes take their
+// shard's lock. A read concurrent with a Set of the same key returns the old
+// value or the new one, never a miss; a read that starts after a Set, Delete
+// or DeleteByPrefix returned sees its effect.
 //
 // Eviction is SIEVE: new entries enter a queue at its head; a hit sets the
 // entry's visited bit (one atomic store, no lock); when a shard is full, a
@@ -43,7 +46,7 @@ const (
 // evicts the first entry that was not visited (or has expired). It keeps
 // popular entries as well as LRU does without a write on every hit.
 //
-// Each shard keeps its keys in a B-tree as well as a map, so DeleteByPrefix
+// Each shard keeps its keys in a B-tree as well as a table, so DeleteByPrefix
 // costs a seek per shard plus the entries it removes, however many others
 // there are. The limits apply per shard (each gets an equal part), so a
 // full cache may hold slightly fewer entries than MaxEntries.
@@ -56,31 +59,38 @@ type Memory struct {
 }
 
 var (
-	_ Provider       = (*Memory)(nil)
-	_ BatchGetter    = (*Memory)(nil)
-	_ prefixedGetter = (*Memory)(nil)
+	_ Provider    = (*Memory)(nil)
+	_ BatchGetter = (*Memory)(nil)
 )
 
 type memShard struct {
-	mu    sync.RWMutex
-	m     map[string]*memEntry
+	tab atomic.Pointer[memTable] // the key index; read without mu, written under it
+	_   [56]byte                 // readers' line apart from the one writers take
+
+	mu    sync.Mutex
+	live  int // entries in tab
+	dead  int // tombstones in tab
 	keys  *btree.BTreeG[string]
 	head  *memEntry // newest
 	tail  *memEntry // oldest
 	hand  *memEntry // SIEVE hand; nil means start at tail
-	bytes int64
+	bytes int64     // of the entries in the queue
 
 	maxEntries int
 	maxBytes   int64
 	_          [64]byte // keep shards' locks on separate cache lines
 }
 
+// memEntry is immutable once stored, but for its visited bit, its memo and
+// its place in the queue (prev and next, under the shard's lock). The
+// fields a hit reads come first, together.
 type memEntry struct {
-	memo    // the value a scope decoded value into
+	hash    uint64 // of key, by Memory.hash
 	key     string
 	value   []byte
 	expires int64 // clock nanoseconds; 0 = never
 	visited atomic.Bool
+	memo              // the value a scope decoded value into
 	prev    *memEntry // towards head (newer)
 	next    *memEntry // towards tail (older)
 }
@@ -108,7 +118,7 @@ func NewMemory(opts MemoryOptions) *Memory {
 	}
 	for i := range m.shards {
 		sh := &m.shards[i]
-		sh.m = make(map[string]*memEntry)
+		sh.tab.Store(newMemTable(minTableSlots))
 		sh.keys = btree.NewG(32, func(a, b string) bool { return a < b })
 		sh.maxEntries = max(1, opts.MaxEntries/n)
 		sh.maxBytes = max(1, opts.MaxBytes/int64(n))
@@ -123,9 +133,40 @@ func (m *Memory) nowNanos() int64 {
 	return int64(time.Since(m.epoch)) // monotonic
 }
 
-func (m *Memory) shard(key string) *memShard {
-	return &m.shards[maphash.String(m.seed, key)&m.mask]
+// hash hashes key in two parts, up to its first ':' and after it, so that
+// a scope can look up Name + ":" + key from the two parts, without joining
+// them (see memPrefix).
+func (m *Memory) hash(key string) uint64 {
+	i := strings.IndexByte(key, ':') + 1 // 0 if there is none
+	return m.hashParts(maphash.String(m.seed, key[:i]), key[i:])
 }
+
+// hashParts combines the hash of a key's part up to its first ':' with the
+// rest of the key. Without the multiplication, a key whose two parts are
+// the same string ("x:x:") would hash to 0, and every such key alike.
+func (m *Memory) hashParts(prefixHash uint64, rest string) uint64 {
+	return prefixHash ^ maphash.String(m.seed, rest)*0x9e3779b97f4a7c15
+}
+
+// memPrefix is a scope's key prefix, Name + ":", with its hash: a key under
+// it is hashed from the hash of the prefix and the rest of the key. Its
+// only ':' is its last byte (scope names have none), so the first ':' of
+// every key under it is the prefix's, as hash requires.
+type memPrefix struct {
+	s string
+	h uint64
+}
+
+func (m *Memory) prefix(p string) memPrefix {
+	if p == "" || strings.IndexByte(p, ':') != len(p)-1 {
+		panic("cache: a Memory key prefix must end in its only ':'")
+	}
+	return memPrefix{s: p, h: maphash.String(m.seed, p)}
+}
+
+// shard is the shard of a key whose hash is h: its low bits pick the shard,
+// its high bits the first slot in the shard's table.
+func (m *Memory) shard(h uint64) *memShard { return &m.shards[h&m.mask] }
 
 func (m *Memory) live(e *memEntry) bool {
 	return e != nil && (e.expires == 0 || m.nowNanos() < e.expires)
@@ -147,19 +188,14 @@ func (m *Memory) Get(_ context.Context, key string) ([]byte, bool, error) {
 	return v, ok, nil
 }
 
-// getPrefixed is Get(prefix+key) without building the string.
-func (m *Memory) getPrefixed(prefix, key string) ([]byte, bool) {
-	return m.hit(m.entryPrefixed(prefix, key))
+// getPrefixed is Get(p.s+key) without building the string.
+func (m *Memory) getPrefixed(p memPrefix, key string) ([]byte, bool) {
+	return m.hit(m.entryPrefixed(p, key))
 }
 
 // memoPrefixed is getPrefixed with the entry's memo.
-func (m *Memory) memoPrefixed(prefix, key string) ([]byte, *memo, bool) {
-	return m.withMemo(m.entryPrefixed(prefix, key))
-}
-
-// memoFull is Get with the entry's memo.
-func (m *Memory) memoFull(key string) ([]byte, *memo, bool) {
-	return m.withMemo(m.entry(key))
+func (m *Memory) memoPrefixed(p memPrefix, key string) ([]byte, *memo, bool) {
+	return m.withMemo(m.entryPrefixed(p, key))
 }
 
 func (m *Memory) withMemo(e *memEntry) ([]byte, *memo, bool) {
@@ -172,27 +208,14 @@ func (m *Memory) withMemo(e *memEntry) ([]byte, *memo, bool) {
 
 // entry returns the entry stored under key, live or not, or nil.
 func (m *Memory) entry(key string) *memEntry {
-	sh := m.shard(key)
-	sh.mu.RLock()
-	e := sh.m[key]
-	sh.mu.RUnlock()
-	return e
+	h := m.hash(key)
+	return m.shard(h).tab.Load().find(h, key)
 }
 
-// entryPrefixed is entry(prefix+key) without building the string: the key
-// is assembled in a stack buffer, hashed, and looked up with m[string(b)],
-// which the compiler does without allocating.
-func (m *Memory) entryPrefixed(prefix, key string) *memEntry {
-	if len(prefix)+len(key) > stackKeyLen {
-		return m.entry(prefix + key)
-	}
-	var buf [stackKeyLen]byte
-	b := append(append(buf[:0], prefix...), key...)
-	sh := &m.shards[maphash.Bytes(m.seed, b)&m.mask]
-	sh.mu.RLock()
-	e := sh.m[string(b)]
-	sh.mu.RUnlock()
-	return e
+// entryPrefixed is entry(p.s+key) without building the string.
+func (m *Memory) entryPrefixed(p memPrefix, key string) *memEntry {
+	h := m.hashParts(p.h, key)
+	return m.shard(h).tab.Load().findParts(h, p.s, key)
 }
 
 // GetMany implements BatchGetter. It never fails.
@@ -217,36 +240,40 @@ func (m *Memory) Has(_ context.Context, key string) (bool, error) {
 // Set implements Provider. It copies value. It fails only with ErrTooLarge,
 // for a value that could never fit in its shard.
 func (m *Memory) Set(_ context.Context, key string, value []byte, ttl time.Duration) error {
-	e := &memEntry{key: key, value: append(make([]byte, 0, len(value)), value...)}
+	e := &memEntry{hash: m.hash(key), key: key, value: append(make([]byte, 0, len(value)), value...)}
 	if ttl > 0 {
 		e.expires = m.nowNanos() + int64(ttl)
 	}
-	sh := m.shard(key)
+	sh := m.shard(e.hash)
 	if e.size() > sh.maxBytes {
 		return ErrTooLarge
 	}
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	if old := sh.m[key]; old != nil {
-		sh.remove(old)
+	// An old entry of key stays readable until put replaces it: a
+	// concurrent read sees the old value or the new, never a miss.
+	replacing := 0
+	if old := sh.tab.Load().find(e.hash, key); old != nil {
+		sh.unlink(old)
+		replacing = 1
 	} else {
 		sh.keys.ReplaceOrInsert(key)
 	}
-	for len(sh.m) >= sh.maxEntries || sh.bytes+e.size() > sh.maxBytes {
+	for sh.live-replacing >= sh.maxEntries || sh.bytes+e.size() > sh.maxBytes {
 		sh.evict(m.nowNanos())
 	}
-	sh.m[key] = e
+	sh.put(e)
 	sh.pushHead(e)
-	sh.bytes += e.size()
 	return nil
 }
 
 // Delete implements Provider. It never fails.
 func (m *Memory) Delete(_ context.Context, key string) error {
-	sh := m.shard(key)
+	h := m.hash(key)
+	sh := m.shard(h)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	if e := sh.m[key]; e != nil {
+	if e := sh.tab.Load().find(h, key); e != nil {
 		sh.remove(e)
 		sh.keys.Delete(key)
 	}
@@ -270,7 +297,7 @@ func (m *Memory) DeleteByPrefix(_ context.Context, prefix string) (int, error) {
 			return true
 		})
 		for _, k := range doomed {
-			e := sh.m[k]
+			e := sh.tab.Load().find(m.hash(k), k)
 			if e.expires == 0 || now < e.expires {
 				removed++
 			}
@@ -288,14 +315,14 @@ func (m *Memory) Len() int {
 	n := 0
 	for i := range m.shards {
 		sh := &m.shards[i]
-		sh.mu.RLock()
-		n += len(sh.m)
-		sh.mu.RUnlock()
+		sh.mu.Lock()
+		n += sh.live
+		sh.mu.Unlock()
 	}
 	return n
 }
 
-// pushHead links e in as the newest entry. The caller holds sh.mu.
+// pushHead queues e as the newest entry. The caller holds sh.mu.
 func (sh *memShard) pushHead(e *memEntry) {
 	e.next = sh.head
 	if sh.head != nil {
@@ -305,11 +332,19 @@ func (sh *memShard) pushHead(e *memEntry) {
 	if sh.tail == nil {
 		sh.tail = e
 	}
+	sh.bytes += e.size()
 }
 
-// remove unlinks e and forgets it, except from the key index (the caller
-// decides: an overwrite keeps the key). The caller holds sh.mu.
+// remove takes e out of the queue and the table, but not out of the key
+// index (the caller does that). The caller holds sh.mu.
 func (sh *memShard) remove(e *memEntry) {
+	sh.unlink(e)
+	sh.drop(e)
+}
+
+// unlink takes e out of the queue, leaving it in the table: Set then
+// replaces it there. The caller holds sh.mu.
+func (sh *memShard) unlink(e *memEntry) {
 	if sh.hand == e {
 		sh.hand = e.prev
 	}
@@ -324,7 +359,6 @@ func (sh *memShard) remove(e *memEntry) {
 		sh.tail = e.prev
 	}
 	e.prev, e.next = nil, nil
-	delete(sh.m, e.key)
 	sh.bytes -= e.size()
 }
 

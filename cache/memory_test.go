@@ -3,7 +3,6 @@ package cache
 import (
 	"context"
 	"fmt"
-	"hash/maphash"
 	"strings"
 	"sync"
 	"testing"
@@ -101,19 +100,23 @@ func TestMemoryEviction(t *testing.T) {
 		n := 0
 		for i := range m.shards {
 			sh := &m.shards[i]
-			for _, e := range sh.m {
+			inTable, dead := tableEntries(sh)
+			for _, e := range inTable {
 				want += e.size()
 				n++
 			}
-			if sh.keys.Len() != len(sh.m) {
-				t.Fatalf("shard %d indexes %d keys for %d entries", i, sh.keys.Len(), len(sh.m))
+			if len(inTable) != sh.live || dead != sh.dead {
+				t.Fatalf("shard %d counts %d entries and %d tombstones; its table holds %d and %d", i, sh.live, sh.dead, len(inTable), dead)
+			}
+			if sh.keys.Len() != len(inTable) {
+				t.Fatalf("shard %d indexes %d keys for %d entries", i, sh.keys.Len(), len(inTable))
 			}
 			listed := 0
 			for e := sh.head; e != nil; e = e.next {
 				listed++
 			}
-			if listed != len(sh.m) {
-				t.Fatalf("shard %d queue holds %d entries for %d in the map", i, listed, len(sh.m))
+			if listed != len(inTable) {
+				t.Fatalf("shard %d queue holds %d entries for %d in the table", i, listed, len(inTable))
 			}
 		}
 		var got int64
@@ -183,18 +186,30 @@ func TestMemoryConcurrentUse(t *testing.T) {
 func TestMemoryPrefixedLookupMatchesGet(t *testing.T) {
 	ctx := context.Background()
 	m := NewMemory(MemoryOptions{})
-	long := strings.Repeat("x", stackKeyLen)
-	for _, k := range []string{"a", "objective:1", long} {
-		m.Set(ctx, "slo:"+k, []byte(k), 0)
-		v, ok := m.getPrefixed("slo:", k)
-		if !ok || string(v) != k {
+	p := m.prefix("slo:")
+	for _, k := range []string{"", "a", "objective:1", "a:b:c", ":", strings.Repeat("x", 500)} {
+		m.Set(ctx, "slo:"+k, []byte("v"+k), 0)
+		if v, ok := m.getPrefixed(p, k); !ok || string(v) != "v"+k {
 			t.Fatalf("getPrefixed(slo:, %.20q) = %q, %v", k, v, ok)
 		}
+		// The fast path hashes the prefix and the key apart; Get splits
+		// the key at its first ':'. They must agree.
+		if got, want := m.hashParts(p.h, k), m.hash("slo:"+k); got != want {
+			t.Fatalf("hash of slo: and %.20q = %x, hash of the joined key = %x", k, got, want)
+		}
 	}
-	// The fast path hashes bytes where Get hashes a string: they must agree.
-	seed := maphash.MakeSeed()
-	if maphash.Bytes(seed, []byte("slo:a")) != maphash.String(seed, "slo:a") {
-		t.Fatal("maphash.Bytes and maphash.String disagree")
+	if _, ok := m.getPrefixed(m.prefix("sl:"), "o:a"); ok {
+		t.Fatal("getPrefixed(sl:, o:a) found slo:a's entry")
+	}
+	for _, bad := range []string{"", "slo", "a:b:", ":slo"} {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("prefix(%q) did not panic", bad)
+				}
+			}()
+			m.prefix(bad)
+		}()
 	}
 }
 

@@ -74,12 +74,3 @@ type Guard interface {
 	// entries, ascending) of the entries it dropped for that reason.
 	SetGuarded(ctx context.Context, token uint64, entries []Entry) (dropped []int, err error)
 }
-
-// prefixedGetter is the hit path of the in-process provider: it looks up
-// prefix+key without building that string, and gives the entry's memo,
-// where a scope keeps the value it decoded the bytes into.
-type prefixedGetter interface {
-	getPrefixed(prefix, key string) (value []byte, found bool)
-	memoPrefixed(prefix, key string) (value []byte, m *memo, found bool)
-	memoFull(key string) (value []byte, m *memo, found bool)
-}

@@ -70,11 +70,12 @@ type ScopeOptions struct {
 // NewScope.
 type Scope struct {
 	p      Provider
-	batch  BatchGetter    // nil if p is not one
-	guard  Guard          // nil if p is not one
-	fast   prefixedGetter // nil if p is not one
+	batch  BatchGetter // nil if p is not one
+	guard  Guard       // nil if p is not one
+	mem    *Memory     // p, if it is the in-process provider: hits take its fast path
 	name   string
-	prefix string // name + ":"
+	prefix string    // name + ":"
+	memKey memPrefix // prefix, as mem hashes it
 
 	ttl         time.Duration
 	loadTimeout time.Duration
@@ -120,7 +121,9 @@ func NewScope(p Provider, opts ScopeOptions) *Scope {
 	}
 	s.batch, _ = p.(BatchGetter)
 	s.guard, _ = p.(Guard)
-	s.fast, _ = p.(prefixedGetter)
+	if s.mem, _ = p.(*Memory); s.mem != nil {
+		s.memKey = s.mem.prefix(s.prefix)
+	}
 	s.bypass.scopePrefix = s.prefix
 	s.bypass.observe(s.ttl) // entries written before this process started
 	return s

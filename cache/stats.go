@@ -48,7 +48,8 @@ type Stats struct {
 	DeleteByPrefixErrors uint64
 }
 
-// Stats returns the scope's counters. It is cheap: a few atomic loads.
+// Stats returns the scope's counters. It is cheap: atomic loads (one per
+// hit counter cell, and one per other counter), no lock.
 func (s *Scope) Stats() Stats {
 	c := &s.stats
 	return Stats{
@@ -79,20 +80,36 @@ type counters struct {
 
 // stripedCounter spreads increments over cache lines so that parallel hits
 // on several cores do not fight over one line. A goroutine picks its cell
-// from the address of its own stack, which stays put while it runs, so a
-// goroutine keeps to one cell (and one core's cache) instead of touching
-// them all.
+// from the address of its own stack, which stays put while it runs (a stack
+// that grows moves, and its goroutine then keeps to another cell), so a
+// goroutine keeps to one cell and one core's cache instead of touching them
+// all. Every increment is an atomic add to some cell, and load sums them
+// all, so no increment is lost, however goroutines share cells.
 type stripedCounter struct {
-	cells [16]struct {
+	_     [56]byte // nothing else on the first cell's line
+	cells [counterCells]struct {
 		n atomic.Uint64
 		_ [56]byte
 	}
 }
 
+const (
+	counterCellBits = 6
+	counterCells    = 1 << counterCellBits
+)
+
 func (c *stripedCounter) add() {
 	var marker byte
-	i := uintptr(unsafe.Pointer(&marker)) >> 13 // goroutine stacks are at least 8 KiB apart
-	c.cells[(i^i>>4)&15].n.Add(1)
+	c.cells[counterCell(uintptr(unsafe.Pointer(&marker)))].n.Add(1)
+}
+
+// counterCell picks the cell for a stack address. The bits below 2 KiB,
+// the smallest stack, depend on the call depth rather than the goroutine,
+// so they are dropped; neighbouring stacks then differ by a small power of
+// two, and the multiplication by 2^64/φ (Fibonacci hashing) spreads such
+// neighbours over the top bits, which pick the cell.
+func counterCell(sp uintptr) uint64 {
+	return uint64(sp>>11) * 0x9e3779b97f4a7c15 >> (64 - counterCellBits)
 }
 
 func (c *stripedCounter) load() uint64 {

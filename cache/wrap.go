@@ -39,8 +39,8 @@ func (s *Scope) lookup(ctx context.Context, key string) ([]byte, bool) {
 	if s.bypass.n.Load() != 0 && s.bypass.covers(s.prefix+key, s.now()) {
 		return nil, false
 	}
-	if s.fast != nil {
-		return s.fast.getPrefixed(s.prefix, key)
+	if s.mem != nil {
+		return s.mem.getPrefixed(s.memKey, key)
 	}
 	v, ok, err := s.p.Get(ctx, s.prefix+key)
 	if err != nil {
@@ -55,9 +55,9 @@ func (s *Scope) lookup(ctx context.Context, key string) ([]byte, bool) {
 // package doc for what happens on errors, panics and cancellation.
 func Wrap[T any](ctx context.Context, s *Scope, key string, load func(context.Context) (T, error), opts ...WrapOption) (T, error) {
 	c := codecFor[T](s)
-	if s.fast != nil {
+	if s.mem != nil {
 		if s.bypass.n.Load() == 0 || !s.bypass.covers(s.prefix+key, s.now()) {
-			if raw, m, ok := s.fast.memoPrefixed(s.prefix, key); ok {
+			if raw, m, ok := s.mem.memoPrefixed(s.memKey, key); ok {
 				if v, ok := hitMemo(s, c, raw, m); ok {
 					s.stats.hits.add()
 					return v, nil
@@ -269,24 +269,27 @@ type startFunc[ID comparable] func(leaders []*flight, leaderIDs []ID, c codecFun
 func wrapMany[ID comparable, T any](ctx context.Context, s *Scope, ids []ID, keyFor func(ID) string, opts []WrapOption, start startFunc[ID]) ([]T, error) {
 	c := codecFor[T](s)
 	keys := make([]string, len(ids))
-	for i, id := range ids {
-		keys[i] = s.prefix + keyFor(id)
-	}
 	out := make([]T, len(ids))
 	var missing []int
-	if s.fast != nil && s.bypass.n.Load() == 0 {
-		// In-process: typed hits come from the entries' memos.
-		for i, k := range keys {
-			if raw, m, ok := s.fast.memoFull(k); ok {
+	if s.mem != nil && s.bypass.n.Load() == 0 {
+		// In-process: typed hits come from the entries' memos, found
+		// without building their keys; only misses need theirs.
+		for i, id := range ids {
+			k := keyFor(id)
+			if raw, m, ok := s.mem.memoPrefixed(s.memKey, k); ok {
 				if v, ok := hitMemo(s, c, raw, m); ok {
 					out[i] = v
 					s.stats.hits.add()
 					continue
 				}
 			}
+			keys[i] = s.prefix + k
 			missing = append(missing, i)
 		}
 		return wrapManyMisses(ctx, s, ids, keys, out, missing, opts, start, c)
+	}
+	for i, id := range ids {
+		keys[i] = s.prefix + keyFor(id)
 	}
 	raws := s.lookupFull(ctx, keys)
 	for i, raw := range raws {
