@@ -63,7 +63,7 @@ func BenchmarkBulkAnomalies200(b *testing.B) {
 					}
 					b.StartTimer()
 				}
-				if _, err := svc.getBulkAnomaliesForSystems(ctx, nil, bulkInput{SystemIDs: ids}); err != nil {
+				if _, _, err := svc.getBulkAnomaliesForSystems(ctx, nil, bulkInput{SystemIDs: ids}); err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -2,6 +2,7 @@ package anomaly
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -15,7 +16,7 @@ func (s *Service) Procedures() []rpc.Procedure {
 	const d = "anomaly"
 	return []rpc.Procedure{
 		rpc.QueryObject(d, "getAnomalies", rpc.User, "anomalies", s.getAnomalies),
-		rpc.QueryJSON(d, "getBulkAnomaliesForSystems", rpc.User, s.getBulkAnomaliesForSystems),
+		rpc.QueryMap(d, "getBulkAnomaliesForSystems", rpc.User, "anomalies", s.getBulkAnomaliesForSystems),
 		rpc.Query(d, "getAnomalyBaselines", rpc.User, s.getAnomalyBaselines),
 		rpc.Query(d, "getAnomalyConfig", rpc.Admin, s.getAnomalyConfig),
 		rpc.Mutate(d, "updateAnomalyConfig", rpc.Admin, s.updateAnomalyConfig),
@@ -41,12 +42,12 @@ func (s *Service) getAnomalies(ctx context.Context, _ *rpc.Request, in listInput
 	return raw, nil
 }
 
-func (s *Service) getBulkAnomaliesForSystems(ctx context.Context, _ *rpc.Request, in bulkInput) ([]byte, error) {
+func (s *Service) getBulkAnomaliesForSystems(ctx context.Context, _ *rpc.Request, in bulkInput) ([]string, []json.RawMessage, error) {
 	raws, err := s.SystemsJSON(ctx, in.SystemIDs)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return rpc.MapJSON("anomalies", in.SystemIDs, raws), nil
+	return in.SystemIDs, raws, nil
 }
 
 func (s *Service) getAnomalyBaselines(ctx context.Context, _ *rpc.Request, in pairInput) (map[string][]Baseline, error) {

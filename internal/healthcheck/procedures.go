@@ -71,8 +71,8 @@ func (s *Service) Procedures() []rpc.Procedure {
 			return map[string][]Bucket{"buckets": b}, notFound(err, "configuration", in.ConfigurationID)
 		}),
 		rpc.QueryJSON(d, "getSystemHealthStatus", rpc.Viewer, s.getSystemHealthStatus),
-		rpc.QueryJSON(d, "getBulkSystemHealthStatus", rpc.Viewer, s.getBulkSystemHealthStatus),
-		rpc.QueryJSON(d, "getBulkUptime", rpc.Viewer, s.getBulkUptime),
+		rpc.QueryMap(d, "getBulkSystemHealthStatus", rpc.Viewer, "statuses", s.getBulkSystemHealthStatus),
+		rpc.QueryMap(d, "getBulkUptime", rpc.Viewer, "uptime", s.getBulkUptime),
 	}
 }
 
@@ -99,33 +99,35 @@ func (s *Service) getSystemHealthStatus(ctx context.Context, r *rpc.Request, in 
 	return json.Marshal(forViewer(r, st))
 }
 
-func (s *Service) getBulkSystemHealthStatus(ctx context.Context, r *rpc.Request, in bulkInput) ([]byte, error) {
+func (s *Service) getBulkSystemHealthStatus(ctx context.Context, r *rpc.Request, in bulkInput) ([]string, []json.RawMessage, error) {
 	if r.Principal.SignedIn() {
 		raws, err := cache.WrapManyJSON(ctx, s.cache, in.SystemIDs, keyStatus, s.loadStatusMap)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		return rpc.MapJSON("statuses", in.SystemIDs, raws), nil
+		return in.SystemIDs, raws, nil
 	}
 	ids, err := s.viewable(ctx, r, in.SystemIDs)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	ss, err := s.BulkHealth(ctx, ids)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	out := make(map[string]SystemStatus, len(ss))
-	for _, st := range ss {
-		out[st.SystemID] = forViewer(r, st)
+	raws := make([]json.RawMessage, len(ss))
+	for i, st := range ss {
+		if raws[i], err = json.Marshal(forViewer(r, st)); err != nil {
+			return nil, nil, err
+		}
 	}
-	return json.Marshal(map[string]map[string]SystemStatus{"statuses": out})
+	return ids, raws, nil
 }
 
-func (s *Service) getBulkUptime(ctx context.Context, r *rpc.Request, in uptimeInput) ([]byte, error) {
+func (s *Service) getBulkUptime(ctx context.Context, r *rpc.Request, in uptimeInput) ([]string, []json.RawMessage, error) {
 	ids, err := s.viewable(ctx, r, in.SystemIDs)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	days := MaxUptimeDays
 	if in.Days != nil {
@@ -133,9 +135,9 @@ func (s *Service) getBulkUptime(ctx context.Context, r *rpc.Request, in uptimeIn
 	}
 	raws, err := s.UptimeJSON(ctx, ids, days)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return rpc.MapJSON("uptime", ids, raws), nil
+	return ids, raws, nil
 }
 
 // viewable is the ids the caller may read: all for a user, the public

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/checkstack/checkstack/cache"
+	"github.com/checkstack/checkstack/internal/rpc"
 	"github.com/checkstack/checkstack/internal/store"
 	"github.com/checkstack/checkstack/internal/store/storetest"
 )
@@ -80,7 +81,7 @@ func BenchmarkBulkIncidents200(b *testing.B) {
 					}
 					b.StartTimer()
 				}
-				if _, err := svc.getBulkIncidentsForSystems(ctx, nil, bulkInput{SystemIDs: ids}); err != nil {
+				if _, _, err := svc.getBulkIncidentsForSystems(ctx, &rpc.Request{Principal: rpc.Principal{UserID: "reader"}}, bulkInput{SystemIDs: ids}); err != nil {
 					b.Fatal(err)
 				}
 			}

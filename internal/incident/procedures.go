@@ -20,7 +20,7 @@ func (s *Service) Procedures() []rpc.Procedure {
 		rpc.QueryObject(d, "listIncidents", rpc.Viewer, "incidents", s.listIncidents),
 		rpc.Query(d, "getIncident", rpc.Viewer, s.getIncident),
 		rpc.QueryObject(d, "getIncidentsForSystem", rpc.User, "incidents", s.getIncidentsForSystem),
-		rpc.QueryJSON(d, "getBulkIncidentsForSystems", rpc.Viewer, s.getBulkIncidentsForSystems),
+		rpc.QueryMap(d, "getBulkIncidentsForSystems", rpc.Viewer, "incidents", s.getBulkIncidentsForSystems),
 
 		rpc.Mutate(d, "createIncident", rpc.Admin, s.createIncident),
 		rpc.Mutate(d, "updateIncident", rpc.Admin, s.updateIncident),
@@ -90,21 +90,20 @@ func (s *Service) getIncidentsForSystem(ctx context.Context, _ *rpc.Request, in 
 	return raws[0], nil
 }
 
-func (s *Service) getBulkIncidentsForSystems(ctx context.Context, r *rpc.Request, in bulkInput) ([]byte, error) {
+func (s *Service) getBulkIncidentsForSystems(ctx context.Context, r *rpc.Request, in bulkInput) ([]string, []json.RawMessage, error) {
 	if !r.Principal.SignedIn() {
 		return s.publicBulk(ctx, in.SystemIDs)
 	}
 	raws, err := s.SystemsJSON(ctx, in.SystemIDs)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return rpc.MapJSON("incidents", in.SystemIDs, raws), nil
+	return in.SystemIDs, raws, nil
 }
 
 // publicBulk is the bulk read for a visitor of the public status page.
-func (s *Service) publicBulk(ctx context.Context, ids []string) ([]byte, error) {
-	shown, raws, err := systemlink.PublicBulk(ctx, ids, s.opts.PublicSystems, s.forSystems, systemsOf)
-	return rpc.MapJSON("incidents", shown, raws), err
+func (s *Service) publicBulk(ctx context.Context, ids []string) ([]string, []json.RawMessage, error) {
+	return systemlink.PublicBulk(ctx, ids, s.opts.PublicSystems, s.forSystems, systemsOf)
 }
 
 func (s *Service) createIncident(ctx context.Context, r *rpc.Request, in createInput) (Detail, error) {

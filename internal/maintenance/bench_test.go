@@ -8,6 +8,7 @@ import (
 
 	"github.com/checkstack/checkstack/cache"
 	"github.com/checkstack/checkstack/internal/clocktest"
+	"github.com/checkstack/checkstack/internal/rpc"
 	"github.com/checkstack/checkstack/internal/store"
 	"github.com/checkstack/checkstack/internal/store/storetest"
 )
@@ -79,7 +80,7 @@ func BenchmarkBulkMaintenances200(b *testing.B) {
 					}
 					b.StartTimer()
 				}
-				if _, err := svc.getBulkMaintenancesForSystems(ctx, nil, bulkInput{SystemIDs: ids}); err != nil {
+				if _, _, err := svc.getBulkMaintenancesForSystems(ctx, &rpc.Request{Principal: rpc.Principal{UserID: "reader"}}, bulkInput{SystemIDs: ids}); err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -21,7 +21,7 @@ func (s *Service) Procedures() []rpc.Procedure {
 		rpc.QueryObject(d, "listMaintenances", rpc.Viewer, "maintenances", s.listMaintenances),
 		rpc.Query(d, "getMaintenance", rpc.Viewer, s.getMaintenance),
 		rpc.QueryObject(d, "getMaintenancesForSystem", rpc.User, "maintenances", s.getMaintenancesForSystem),
-		rpc.QueryJSON(d, "getBulkMaintenancesForSystems", rpc.Viewer, s.getBulkMaintenancesForSystems),
+		rpc.QueryMap(d, "getBulkMaintenancesForSystems", rpc.Viewer, "maintenances", s.getBulkMaintenancesForSystems),
 
 		rpc.Mutate(d, "createMaintenance", rpc.Admin, s.createMaintenance),
 		rpc.Mutate(d, "updateMaintenance", rpc.Admin, s.updateMaintenance),
@@ -92,21 +92,21 @@ func (s *Service) getMaintenancesForSystem(ctx context.Context, _ *rpc.Request, 
 	return raws[0], nil
 }
 
-func (s *Service) getBulkMaintenancesForSystems(ctx context.Context, r *rpc.Request, in bulkInput) ([]byte, error) {
+func (s *Service) getBulkMaintenancesForSystems(ctx context.Context, r *rpc.Request, in bulkInput) ([]string, []json.RawMessage, error) {
 	if !r.Principal.SignedIn() {
 		return s.publicBulk(ctx, in.SystemIDs)
 	}
 	raws, err := s.SystemsJSON(ctx, in.SystemIDs)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return rpc.MapJSON("maintenances", in.SystemIDs, raws), nil
+	return in.SystemIDs, raws, nil
 }
 
 // publicBulk is the bulk read for a visitor of the public status page.
-func (s *Service) publicBulk(ctx context.Context, ids []string) ([]byte, error) {
+func (s *Service) publicBulk(ctx context.Context, ids []string) ([]string, []json.RawMessage, error) {
 	shown, raws, err := systemlink.PublicBulk(ctx, ids, s.opts.PublicSystems, s.ForSystems, systemsOf)
-	return rpc.MapJSON("maintenances", shown, raws), err
+	return shown, raws, err
 }
 
 func (s *Service) createMaintenance(ctx context.Context, r *rpc.Request, in createInput) (Detail, error) {

@@ -3,6 +3,7 @@ package rpc
 import (
 	"context"
 	"encoding/json"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -115,5 +116,65 @@ func TestMapJSONKeysAreWhatEncodingJSONWrites(t *testing.T) {
 		if string(got) != string(want) {
 			t.Errorf("key %q: %s, want %s", k, got, want)
 		}
+	}
+}
+
+// Among any keys, each is written once, with the value of its first
+// occurrence, in the order of first occurrences: as a map would keep them.
+func TestMapJSONKeepsEachKeysFirstValue(t *testing.T) {
+	for n := range 300 {
+		keys := make([]string, n)
+		raws := make([]json.RawMessage, n)
+		for i := range keys {
+			keys[i] = "k" + strconv.Itoa((i*7919)%(n/2+1)) // about half repeat
+			raws[i] = json.RawMessage(strconv.Itoa(i))
+		}
+		var got map[string]map[string]int
+		if err := json.Unmarshal(MapJSON("m", keys, raws), &got); err != nil {
+			t.Fatalf("n=%d: %v", n, err)
+		}
+		want := map[string]int{}
+		for i, k := range keys {
+			if _, ok := want[k]; !ok {
+				want[k] = i
+			}
+		}
+		if len(got["m"]) != len(want) {
+			t.Fatalf("n=%d: %d keys, want %d", n, len(got["m"]), len(want))
+		}
+		for k, v := range want {
+			if got["m"][k] != v {
+				t.Fatalf("n=%d: %s = %d, want its first value %d", n, k, got["m"][k], v)
+			}
+		}
+	}
+}
+
+// A QueryMap stitches fn's entries into a reused buffer: Call gets a copy
+// it may keep, and a warm answer allocates little whatever its size.
+func TestQueryMapStitchesIntoAReusedBuffer(t *testing.T) {
+	keys := []string{"a", "b", "a"}
+	raws := []json.RawMessage{[]byte(`[1]`), []byte(`[]`), []byte(`[9]`)}
+	p := QueryMap("incident", "getBulk", User, "incidents", func(context.Context, *Request, Empty) ([]string, []json.RawMessage, error) {
+		return keys, raws, nil
+	})
+	first, err := p.Call(context.Background(), &Request{}, nil)
+	if err != nil || string(first) != `{"incidents":{"a":[1],"b":[]}}` {
+		t.Fatalf("Call = %s, %v", first, err)
+	}
+	again, _ := p.Call(context.Background(), &Request{}, nil)
+	if string(first) != string(again) {
+		t.Fatalf("a second Call changed the first one's bytes: %s", first)
+	}
+	answer := func() {
+		out, err := p.Answer(context.Background(), &Request{}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out.Release()
+	}
+	answer()
+	if n := testing.AllocsPerRun(100, answer); n > 3 {
+		t.Errorf("a warm answer: %.0f allocs, want at most 3 (no buffer, no key set)", n)
 	}
 }

@@ -164,6 +164,8 @@ type Procedure struct {
 	// head and tail surround call's result: a QueryObject's {"field": and
 	// }, written around cached bytes rather than copied with them.
 	head, tail []byte
+	// answer, when set, is the whole call (a QueryMap's).
+	answer func(ctx context.Context, r *Request, body []byte) (Result, error)
 }
 
 // Call decodes body into the procedure's input, validates it, runs the
@@ -173,7 +175,8 @@ func (p Procedure) Call(ctx context.Context, r *Request, body []byte) (json.RawM
 	if err != nil {
 		return nil, err
 	}
-	if out.head == nil {
+	defer out.Release()
+	if out.head == nil && out.release == nil {
 		return out.body, nil
 	}
 	return slices.Concat(out.head, out.body, out.tail), nil
@@ -182,15 +185,30 @@ func (p Procedure) Call(ctx context.Context, r *Request, body []byte) (json.RawM
 // Answer is Call for a caller that writes the result: its pieces, in
 // order, not joined (a cached entry is written as it is, never copied).
 func (p Procedure) Answer(ctx context.Context, r *Request, body []byte) (Result, error) {
+	if p.answer != nil {
+		return p.answer(ctx, r, body)
+	}
 	out, err := p.call(ctx, r, body)
 	if err != nil {
 		return Result{}, err
 	}
-	return Result{p.head, out, p.tail}, nil
+	return Result{head: p.head, body: out, tail: p.tail}, nil
 }
 
-// Result is a procedure's JSON result, in pieces to write in order.
-type Result struct{ head, body, tail []byte }
+// Result is a procedure's JSON result, in pieces to write in order. Call
+// Release once it is written: its bytes may be a pooled buffer's.
+type Result struct {
+	head, body, tail []byte
+	release          func()
+}
+
+// Release gives the result's buffer back, if it has one; the result must
+// not be used after.
+func (r Result) Release() {
+	if r.release != nil {
+		r.release()
+	}
+}
 
 // Len is the result's length in bytes.
 func (r Result) Len() int { return len(r.head) + len(r.body) + len(r.tail) }
@@ -245,6 +263,28 @@ func QueryObject[In any](domain, name string, access Access, field string, fn fu
 	key, _ := json.Marshal(field) // a string always encodes
 	p.head, p.tail = append(append([]byte{'{'}, key...), ':'), []byte{'}'}
 	return p
+}
+
+// QueryMap declares a bulk read that answers {"<field>": {"<keys[i]>":
+// <raws[i]>, …}}: fn returns per-entity JSON (cached entries, say), which
+// is stitched into the response without being decoded (see MapJSON), in
+// a buffer reused from one response to the next.
+func QueryMap[In any](domain, name string, access Access, field string, fn func(ctx context.Context, r *Request, in In) ([]string, []json.RawMessage, error)) Procedure {
+	inputs := newInputMemo[In]()
+	return Procedure{Domain: domain, Name: name, Kind: Read, Access: access,
+		answer: func(ctx context.Context, r *Request, body []byte) (Result, error) {
+			in, err := inputs.decode(body)
+			if err != nil {
+				return Result{}, err
+			}
+			keys, raws, err := fn(ctx, r, in)
+			if err != nil {
+				return Result{}, err
+			}
+			buf := getBuffer()
+			*buf = appendMap((*buf)[:0], field, keys, raws)
+			return Result{body: *buf, release: func() { putBuffer(buf) }}, nil
+		}}
 }
 
 func typed[In, Out any](domain, name string, kind Kind, access Access, fn func(ctx context.Context, r *Request, in In) (Out, error)) Procedure {

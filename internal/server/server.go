@@ -257,6 +257,7 @@ func (s *Server) call(w http.ResponseWriter, r *http.Request, p rpc.Procedure) i
 	h["Content-Length"] = []string{strconv.Itoa(out.Len())} // known: no chunked encoding
 	w.WriteHeader(http.StatusOK)
 	out.WriteTo(w)
+	out.Release()
 	return http.StatusOK
 }
 

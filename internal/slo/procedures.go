@@ -2,6 +2,7 @@ package slo
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -30,12 +31,9 @@ func (s *Service) Procedures() []rpc.Procedure {
 			}
 			return raws[0], nil
 		}),
-		rpc.QueryJSON(d, "getBulkObjectivesForSystems", rpc.User, func(ctx context.Context, _ *rpc.Request, in bulkInput) ([]byte, error) {
+		rpc.QueryMap(d, "getBulkObjectivesForSystems", rpc.User, "systems", func(ctx context.Context, _ *rpc.Request, in bulkInput) ([]string, []json.RawMessage, error) {
 			raws, err := s.SystemsJSON(ctx, in.SystemIDs)
-			if err != nil {
-				return nil, err
-			}
-			return rpc.MapJSON("systems", in.SystemIDs, raws), nil
+			return in.SystemIDs, raws, err
 		}),
 		rpc.Query(d, "getDowntimeEvents", rpc.User, func(ctx context.Context, _ *rpc.Request, in eventsInput) (map[string][]Event, error) {
 			from, to, limit := in.bounds(s.now())

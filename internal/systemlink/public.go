@@ -45,7 +45,7 @@ func Public[T any](xs []T, shown map[string]bool, systems func(*T) *[]string) []
 
 // PublicBulk is a bulk read by system for a visitor of the public status
 // page: of ids, the shown systems, and for each its entities (read with
-// forSystems) as Public leaves them, as JSON, for rpc.MapJSON.
+// forSystems) as Public leaves them, as JSON, for rpc.QueryMap.
 func PublicBulk[T any](ctx context.Context, ids []string, shown Shown, forSystems func(context.Context, []string) ([][]T, error),
 	systems func(*T) *[]string) ([]string, []json.RawMessage, error) {
 	set, err := shown.Set(ctx)
