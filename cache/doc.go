@@ -102,11 +102,17 @@
 // # The in-process provider
 //
 // Memory's reads take no lock. Each shard indexes its keys in a table whose
-// slots are atomic pointers: a writer, holding the shard's lock, changes
-// what readers see with one atomic store (insert, overwrite or delete), and
-// a table that fills is replaced by a new one, never rebuilt in place. So a
-// read concurrent with a Set of the same key returns the old value or the
-// new one, never a miss, and a read that starts after a Set, Delete or
-// DeleteByPrefix returned sees its effect: what Invalidate's guarantees
-// rest on.
+// slots are atomic pointers: a writer, holding the shard's lock, makes each
+// change visible to readers with one atomic store (an insert, an overwrite
+// or a delete; a delete may then clear tombstones, which readers do not
+// need), and a table that fills is replaced by a new one, never rebuilt in
+// place. So a read concurrent with a Set of the same key returns the old
+// value or the new one, never a miss (unless another key's Set evicts it
+// meanwhile, as it could before), and a read that starts after a Set,
+// Delete or DeleteByPrefix returned sees its effect (DeleteByPrefix is not
+// atomic across keys while it runs): what Invalidate's guarantees rest on.
+// A read's probe ends after one lap of the table whatever writers do
+// meanwhile; a miss it then answers is one the read's overlap with a
+// change allows. (TestMemoryReadsDuringWritesNeverMissAPresentKey,
+// TestNoStaleReadAfterInvalidate on a plain Memory)
 package cache

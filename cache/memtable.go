@@ -49,9 +49,13 @@ func newMemTable(slots int) *memTable {
 }
 
 // find returns the entry for key, whose hash is h, or nil. It takes no
-// lock and writes nothing.
+// lock and writes nothing. A probe ends at an empty slot, and in any case
+// after one lap of the table: writers changing the table under a reader
+// cannot keep it going, and a key present for the whole read is found
+// within a lap (a miss is otherwise a valid answer: the read overlapped a
+// change).
 func (t *memTable) find(h uint64, key string) *memEntry {
-	for i := h >> t.shift; ; i = (i + 1) & t.mask {
+	for i, n := h>>t.shift, 0; n < len(t.slots); i, n = (i+1)&t.mask, n+1 {
 		e := t.slots[i].Load()
 		if e == nil {
 			return nil
@@ -60,11 +64,12 @@ func (t *memTable) find(h uint64, key string) *memEntry {
 			return e
 		}
 	}
+	return nil
 }
 
 // findParts is find(h, prefix+rest) without building the string.
 func (t *memTable) findParts(h uint64, prefix, rest string) *memEntry {
-	for i := h >> t.shift; ; i = (i + 1) & t.mask {
+	for i, n := h>>t.shift, 0; n < len(t.slots); i, n = (i+1)&t.mask, n+1 {
 		e := t.slots[i].Load()
 		if e == nil {
 			return nil
@@ -74,6 +79,7 @@ func (t *memTable) findParts(h uint64, prefix, rest string) *memEntry {
 			return e
 		}
 	}
+	return nil
 }
 
 // put stores e, in place of the entry of the same key if there is one,
