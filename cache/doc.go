@@ -94,8 +94,10 @@
 // A value is not served once its TTL has passed: the in-process provider
 // compares an entry's expiry with its clock (the monotonic clock, or
 // MemoryOptions.Now) on every read, not with a coarser time kept by a
-// ticker; Redis expires keys itself. Scope.Stats counts every read exactly,
-// parallel hits included: a hit adds one, atomically, to a counter cell
+// ticker; Redis expires keys itself. A bulk read (WrapMany and its kin)
+// reads the clock once, when it starts: it serves the entries live then.
+// Scope.Stats counts every read exactly, parallel hits included: a hit
+// adds one (a bulk read its number of hits), atomically, to a counter cell
 // chosen from its goroutine's stack address, so that goroutines running at
 // once mostly write different cache lines, and Stats sums the cells.
 //

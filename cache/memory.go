@@ -198,6 +198,19 @@ func (m *Memory) memoPrefixed(p memPrefix, key string) ([]byte, *memo, bool) {
 	return m.withMemo(m.entryPrefixed(p, key))
 }
 
+// memoPrefixedAt is memoPrefixed with the clock read already, at now: a
+// bulk read reads it once for all its keys.
+func (m *Memory) memoPrefixedAt(p memPrefix, key string, now int64) ([]byte, *memo, bool) {
+	e := m.entryPrefixed(p, key)
+	if e == nil || (e.expires != 0 && now >= e.expires) {
+		return nil, nil, false
+	}
+	if !e.visited.Load() {
+		e.visited.Store(true)
+	}
+	return e.value, &e.memo, true
+}
+
 func (m *Memory) withMemo(e *memEntry) ([]byte, *memo, bool) {
 	v, ok := m.hit(e)
 	if !ok {

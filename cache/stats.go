@@ -103,6 +103,15 @@ func (c *stripedCounter) add() {
 	c.cells[counterCell(uintptr(unsafe.Pointer(&marker)))].n.Add(1)
 }
 
+// addN adds n with one atomic add: a bulk read's hits.
+func (c *stripedCounter) addN(n uint64) {
+	if n == 0 {
+		return
+	}
+	var marker byte
+	c.cells[counterCell(uintptr(unsafe.Pointer(&marker)))].n.Add(n)
+}
+
 // counterCell picks the cell for a stack address. The bits below 2 KiB,
 // the smallest stack, depend on the call depth rather than the goroutine,
 // so they are dropped; neighbouring stacks then differ by a small power of

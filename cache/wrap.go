@@ -268,26 +268,35 @@ type startFunc[ID comparable] func(leaders []*flight, leaderIDs []ID, c codecFun
 
 func wrapMany[ID comparable, T any](ctx context.Context, s *Scope, ids []ID, keyFor func(ID) string, opts []WrapOption, start startFunc[ID]) ([]T, error) {
 	c := codecFor[T](s)
-	keys := make([]string, len(ids))
 	out := make([]T, len(ids))
 	var missing []int
 	if s.mem != nil && s.bypass.n.Load() == 0 {
 		// In-process: typed hits come from the entries' memos, found
-		// without building their keys; only misses need theirs.
+		// without building their keys; only misses need theirs. The
+		// clock is read once for the whole call (an entry that expires
+		// during it may be served: it was live when the read began), and
+		// the hits are counted with one add.
+		var keys []string
+		now, hits := s.mem.nowNanos(), uint64(0)
 		for i, id := range ids {
 			k := keyFor(id)
-			if raw, m, ok := s.mem.memoPrefixed(s.memKey, k); ok {
+			if raw, m, ok := s.mem.memoPrefixedAt(s.memKey, k, now); ok {
 				if v, ok := hitMemo(s, c, raw, m); ok {
 					out[i] = v
-					s.stats.hits.add()
+					hits++
 					continue
 				}
+			}
+			if keys == nil {
+				keys = make([]string, len(ids))
 			}
 			keys[i] = s.prefix + k
 			missing = append(missing, i)
 		}
+		s.stats.hits.addN(hits)
 		return wrapManyMisses(ctx, s, ids, keys, out, missing, opts, start, c)
 	}
+	keys := make([]string, len(ids))
 	for i, id := range ids {
 		keys[i] = s.prefix + keyFor(id)
 	}
