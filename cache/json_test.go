@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"testing"
 )
 
@@ -114,5 +115,61 @@ func TestWrapFoundJSONSharesWrapFoundsEntry(t *testing.T) {
 	raw, err := WrapFoundJSON(ctx, s, "system:a", errMissing, load)
 	if err != nil || string(raw) != `{"id":"a","name":"","tags":null}` {
 		t.Fatalf("present: %s, %v", raw, err)
+	}
+}
+
+// A family's bulk read finds the entries its keys name (fam.Key) without
+// building them: it shares them with WrapManyJSON on fam.Key, ids that
+// need escaping included, and a warm read allocates nothing per id.
+func TestWrapManyJSONFamilySharesItsKeysEntries(t *testing.T) {
+	ctx := context.Background()
+	for _, p := range []struct {
+		name string
+		p    Provider
+	}{{"memory", NewMemory(MemoryOptions{})}, {"generic", &hookProvider{p: NewMemory(MemoryOptions{})}}} {
+		t.Run(p.name, func(t *testing.T) {
+			s := newTestScope(t, p.p)
+			fam := Family("status")
+			ids := []string{"a", "b:1", "c%", "d", "a"}
+			loads := 0
+			load := func(ctx context.Context, batch []string) (map[string]jsonSystem, error) {
+				loads += len(batch)
+				out := map[string]jsonSystem{}
+				for _, id := range batch {
+					out[id] = jsonSystem{ID: id}
+				}
+				return out, nil
+			}
+			if _, err := WrapManyJSON(ctx, s, ids[:2], fam.Key, load); err != nil {
+				t.Fatal(err)
+			}
+			raws, err := WrapManyJSONFamily(ctx, s, ids, fam, load)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, id := range ids {
+				if want := `{"id":"` + id + `","name":"","tags":null}`; string(raws[i]) != want {
+					t.Errorf("%s: %s, want %s", id, raws[i], want)
+				}
+			}
+			if loads != 4 {
+				t.Errorf("%d ids loaded, want 4: each once, whichever read loaded it", loads)
+			}
+			if _, err := WrapManyJSON(ctx, s, ids, fam.Key, load); err != nil || loads != 4 {
+				t.Errorf("WrapManyJSON after the family's read: %d loads, %v", loads, err)
+			}
+		})
+	}
+	s := newTestScope(t, NewMemory(MemoryOptions{}))
+	ids := make([]string, 200)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("system-%03d", i)
+	}
+	load := func(ctx context.Context, batch []string) (map[string]int, error) { return map[string]int{}, nil }
+	if _, err := WrapManyJSONFamily(ctx, s, ids, "status", load); err != nil {
+		t.Fatal(err)
+	}
+	if n := testing.AllocsPerRun(20, func() { _, _ = WrapManyJSONFamily(ctx, s, ids, "status", load) }); n > 5 {
+		t.Errorf("a warm read of %d ids: %.0f allocs, want a few, none per id", len(ids), n)
 	}
 }

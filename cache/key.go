@@ -56,3 +56,11 @@ func needsEscape(s string) bool {
 	}
 	return false
 }
+
+// Family is the keys Key(name, id) of a name's string ids, as a bulk read
+// can find them without building them: WrapManyJSONFamily looks a warm
+// id up from the family's name and the id, allocating nothing for it.
+type Family string
+
+// Key is the family's key for id: Key(string(f), id).
+func (f Family) Key(id string) string { return Key(string(f), id) }

@@ -201,7 +201,22 @@ func (m *Memory) memoPrefixed(p memPrefix, key string) ([]byte, *memo, bool) {
 // memoPrefixedAt is memoPrefixed with the clock read already, at now: a
 // bulk read reads it once for all its keys.
 func (m *Memory) memoPrefixedAt(p memPrefix, key string, now int64) ([]byte, *memo, bool) {
-	e := m.entryPrefixed(p, key)
+	return m.memoAt(m.entryPrefixed(p, key), now)
+}
+
+// memoPartsAt is memoPrefixedAt(p, mid+key, now) without building mid+key:
+// the rest of the key is hashed as the two strings written in turn, which
+// maphash hashes as their concatenation.
+func (m *Memory) memoPartsAt(p memPrefix, mid, key string, now int64) ([]byte, *memo, bool) {
+	var rest maphash.Hash
+	rest.SetSeed(m.seed)
+	rest.WriteString(mid)
+	rest.WriteString(key)
+	h := p.h ^ rest.Sum64()*0x9e3779b97f4a7c15 // as hashParts
+	return m.memoAt(m.shard(h).tab.Load().findParts3(h, p.s, mid, key), now)
+}
+
+func (m *Memory) memoAt(e *memEntry, now int64) ([]byte, *memo, bool) {
 	if e == nil || (e.expires != 0 && now >= e.expires) {
 		return nil, nil, false
 	}

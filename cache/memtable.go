@@ -82,6 +82,22 @@ func (t *memTable) findParts(h uint64, prefix, rest string) *memEntry {
 	return nil
 }
 
+// findParts3 is find(h, prefix+mid+rest) without building the string.
+func (t *memTable) findParts3(h uint64, prefix, mid, rest string) *memEntry {
+	n := len(prefix) + len(mid) + len(rest)
+	for i, probes := h>>t.shift, 0; probes < len(t.slots); i, probes = (i+1)&t.mask, probes+1 {
+		e := t.slots[i].Load()
+		if e == nil {
+			return nil
+		}
+		if e.hash == h && len(e.key) == n && e.key[len(prefix)+len(mid):] == rest &&
+			e.key[len(prefix):len(prefix)+len(mid)] == mid && e.key[:len(prefix)] == prefix && e != tombstone {
+			return e
+		}
+	}
+	return nil
+}
+
 // put stores e, in place of the entry of the same key if there is one,
 // which it returns. The caller holds sh.mu.
 func (sh *memShard) put(e *memEntry) (old *memEntry) {

@@ -221,7 +221,7 @@ func result[T any](f *flight, c valueCodec[T]) (T, error) {
 // flight with any concurrent Wrap or WrapMany on the same key. If any load
 // fails, WrapMany returns the first error in id order.
 func WrapMany[ID comparable, T any](ctx context.Context, s *Scope, ids []ID, keyFor func(ID) string, load func(context.Context, ID) (T, error), opts ...WrapOption) ([]T, error) {
-	return wrapMany[ID, T](ctx, s, ids, keyFor, opts, func(leaders []*flight, leaderIDs []ID, c codecFuncs, ttl time.Duration) {
+	return wrapMany[ID, T](ctx, s, ids, keyFor, opts, func(ctx context.Context, leaders []*flight, leaderIDs []ID, c codecFuncs, ttl time.Duration) {
 		for i, f := range leaders {
 			id := leaderIDs[i]
 			go s.run(ctx, []*flight{f}, ttl, c, func(ctx context.Context, _ []*flight) ([]any, error) {
@@ -240,7 +240,12 @@ func WrapMany[ID comparable, T any](ctx context.Context, s *Scope, ids []ID, key
 // (those are awaited instead), once each, in input order, and must return
 // one value per id in the same order.
 func WrapManyBatched[ID comparable, T any](ctx context.Context, s *Scope, ids []ID, keyFor func(ID) string, load func(context.Context, []ID) ([]T, error), opts ...WrapOption) ([]T, error) {
-	return wrapMany[ID, T](ctx, s, ids, keyFor, opts, func(leaders []*flight, leaderIDs []ID, c codecFuncs, ttl time.Duration) {
+	return wrapMany[ID, T](ctx, s, ids, keyFor, opts, batchStart(s, load))
+}
+
+// batchStart starts one load of all the flights a bulk call leads.
+func batchStart[ID comparable, T any](s *Scope, load func(context.Context, []ID) ([]T, error)) startFunc[ID] {
+	return func(ctx context.Context, leaders []*flight, leaderIDs []ID, c codecFuncs, ttl time.Duration) {
 		byFlight := make(map[*flight]ID, len(leaders))
 		for i, f := range leaders {
 			byFlight[f] = leaderIDs[i]
@@ -260,13 +265,19 @@ func WrapManyBatched[ID comparable, T any](ctx context.Context, s *Scope, ids []
 			}
 			return out, nil
 		})
-	})
+	}
 }
 
 // startFunc starts the loads of the flights a bulk call leads.
-type startFunc[ID comparable] func(leaders []*flight, leaderIDs []ID, c codecFuncs, ttl time.Duration)
+type startFunc[ID comparable] func(ctx context.Context, leaders []*flight, leaderIDs []ID, c codecFuncs, ttl time.Duration)
 
 func wrapMany[ID comparable, T any](ctx context.Context, s *Scope, ids []ID, keyFor func(ID) string, opts []WrapOption, start startFunc[ID]) ([]T, error) {
+	return wrapManyIn[ID, T](ctx, s, ids, keyFor, "", opts, start)
+}
+
+// wrapManyIn is wrapMany whose keyFor is fam.Key when fam is not "" (and
+// ID is string): then a warm id is found from the family and the id.
+func wrapManyIn[ID comparable, T any](ctx context.Context, s *Scope, ids []ID, keyFor func(ID) string, fam Family, opts []WrapOption, start startFunc[ID]) ([]T, error) {
 	c := codecFor[T](s)
 	out := make([]T, len(ids))
 	var missing []int
@@ -278,9 +289,20 @@ func wrapMany[ID comparable, T any](ctx context.Context, s *Scope, ids []ID, key
 		// the hits are counted with one add.
 		var keys []string
 		now, hits := s.mem.nowNanos(), uint64(0)
+		mid := ""
+		if fam != "" {
+			mid = string(fam) + ":"
+		}
 		for i, id := range ids {
-			k := keyFor(id)
-			if raw, m, ok := s.mem.memoPrefixedAt(s.memKey, k, now); ok {
+			var raw []byte
+			var m *memo
+			var ok bool
+			if sid, isString := any(id).(string); mid != "" && isString && !needsEscape(sid) {
+				raw, m, ok = s.mem.memoPartsAt(s.memKey, mid, sid, now) // the key is mid+sid
+			} else {
+				raw, m, ok = s.mem.memoPrefixedAt(s.memKey, keyFor(id), now)
+			}
+			if ok {
 				if v, ok := hitMemo(s, c, raw, m); ok {
 					out[i] = v
 					hits++
@@ -290,7 +312,7 @@ func wrapMany[ID comparable, T any](ctx context.Context, s *Scope, ids []ID, key
 			if keys == nil {
 				keys = make([]string, len(ids))
 			}
-			keys[i] = s.prefix + k
+			keys[i] = s.prefix + keyFor(id)
 			missing = append(missing, i)
 		}
 		s.stats.hits.addN(hits)
@@ -341,7 +363,7 @@ func wrapManyMisses[ID comparable, T any](ctx context.Context, s *Scope, ids []I
 	}
 	s.mu.Unlock()
 	if len(leaders) > 0 {
-		start(leaders, leaderIDs, c.funcs(), s.ttlFor(opts))
+		start(ctx, leaders, leaderIDs, c.funcs(), s.ttlFor(opts))
 	}
 
 	for _, i := range missing {
@@ -368,7 +390,12 @@ func wrapManyMisses[ID comparable, T any](ctx context.Context, s *Scope, ids []I
 //	raws, err := cache.WrapManyJSON(ctx, scope, systemIDs, keySystem,
 //		func(ctx context.Context, ids []string) (map[string][]Incident, error) { return db.OpenBySystem(ctx, ids) })
 func WrapManyJSON[ID comparable, T any](ctx context.Context, s *Scope, ids []ID, keyFor func(ID) string, load func(context.Context, []ID) (map[ID]T, error), opts ...WrapOption) ([]json.RawMessage, error) {
-	return WrapManyBatched(ctx, s, ids, keyFor, func(ctx context.Context, batch []ID) ([]json.RawMessage, error) {
+	return WrapManyBatched(ctx, s, ids, keyFor, encodeEach(load), opts...)
+}
+
+// encodeEach is load with each id's value encoded as JSON, in batch order.
+func encodeEach[ID comparable, T any](load func(context.Context, []ID) (map[ID]T, error)) func(context.Context, []ID) ([]json.RawMessage, error) {
+	return func(ctx context.Context, batch []ID) ([]json.RawMessage, error) {
 		byID, err := load(ctx, batch)
 		if err != nil {
 			return nil, err
@@ -380,7 +407,17 @@ func WrapManyJSON[ID comparable, T any](ctx context.Context, s *Scope, ids []ID,
 			}
 		}
 		return out, nil
-	}, opts...)
+	}
+}
+
+// WrapManyJSONFamily is WrapManyJSON for string ids whose keys are the
+// family's (keyFor is fam.Key): on the in-process provider, a warm id is
+// found without building its key, so a warm bulk read allocates nothing
+// per id.
+//
+//	raws, err := cache.WrapManyJSONFamily(ctx, scope, systemIDs, cache.Family("status"), db.Statuses)
+func WrapManyJSONFamily[T any](ctx context.Context, s *Scope, ids []string, fam Family, load func(context.Context, []string) (map[string]T, error), opts ...WrapOption) ([]json.RawMessage, error) {
+	return wrapManyIn[string, json.RawMessage](ctx, s, ids, fam.Key, fam, opts, batchStart(s, encodeEach(load)))
 }
 
 // DecodeJSON decodes entries as WrapManyJSON returns them, each into a T,
