@@ -330,7 +330,7 @@ func TestTwoPartialUpdatesAtOnceAreBothKept(t *testing.T) {
 	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		e := newEnv(t, db)
-		for round := range 10 {
+		for round := range 20 {
 			a := e.create(t, "a", Input{})
 			start := make(chan struct{})
 			var wg sync.WaitGroup

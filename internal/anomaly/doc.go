@@ -58,4 +58,9 @@
 //  4. The analyzer running twice in a period across a fleet: a pass runs
 //     only on the instance that takes the "anomaly-analyzer" lease for
 //     the period (package lease).
+//  5. Settings that are a mix of two updates: updateAnomalyConfig and
+//     updateAnomalyAssignmentConfig replace the settings whole (absent
+//     fields inherit; they are not patched onto the stored ones) in one
+//     INSERT … ON CONFLICT statement that reads nothing, so of two updates
+//     at once one document is stored, whole.
 package anomaly

@@ -3,6 +3,15 @@
 // dashboard starts with getEntities, so its reads go through the cache
 // (scope "catalog"; see keys.go) and its mutations follow
 // write → invalidate → signal (package mutate).
+//
+// # Invariants
+//
+// A lost edit must never happen: updateSystem, updateGroup and updateView
+// set the fields their input gives and leave the others as stored, and
+// each reads the row, changes it and writes it in one transaction that
+// holds the row (PostgreSQL: FOR UPDATE; SQLite: the write lock taken when
+// the transaction begins), so of two updates at once the second reads
+// what the first wrote (concurrent_edit_test.go).
 package catalog
 
 import (

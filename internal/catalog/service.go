@@ -240,27 +240,34 @@ func (s *Service) CreateSystem(ctx context.Context, in SystemInput) (System, err
 	return sys, err
 }
 
+// UpdateSystem sets the fields in gives and leaves the others as stored:
+// the system is read, changed and written in one transaction that holds
+// its row, so two updates at once both keep their fields.
 func (s *Service) UpdateSystem(ctx context.Context, id string, in SystemInput) (System, error) {
-	sys, err := s.st.system(ctx, id)
-	if err != nil {
-		return System{}, err
-	}
-	apply(&sys.Name, in.Name)
-	apply(&sys.Description, in.Description)
-	apply(&sys.Owner, in.Owner)
-	apply(&sys.HiddenFromStatus, in.HiddenFromStatus)
-	if in.Metadata != nil {
-		sys.Metadata = in.Metadata
-	}
-	sys.UpdatedAt = s.now()
-	err = mutate.Do(ctx, s.log, "updateSystem",
-		func(ctx context.Context) error { return s.st.updateSystem(ctx, sys) },
+	var sys System
+	err := mutate.Do(ctx, s.log, "updateSystem",
+		func(ctx context.Context) (err error) {
+			sys, err = s.st.updateSystem(ctx, id, func(row *System) {
+				apply(&row.Name, in.Name)
+				apply(&row.Description, in.Description)
+				apply(&row.Owner, in.Owner)
+				apply(&row.HiddenFromStatus, in.HiddenFromStatus)
+				if in.Metadata != nil {
+					row.Metadata = in.Metadata
+				}
+				row.UpdatedAt = s.now()
+			})
+			return err
+		},
 		s.invalidateTopology,
 		func(ctx context.Context) {
 			s.systemSaved.Run(ctx, sys)
 			s.broadcast(ctx, ChangedPayload{Entity: "system", Action: "updated", ID: id})
 		})
-	return sys, err
+	if err != nil {
+		return System{}, err
+	}
+	return sys, nil
 }
 
 // DeleteSystem deletes a system with its memberships and contacts, then
@@ -308,20 +315,23 @@ func (s *Service) CreateGroup(ctx context.Context, in GroupInput) (Group, error)
 	return g, err
 }
 
+// UpdateGroup sets the fields in gives and leaves the others as stored,
+// as UpdateSystem does.
 func (s *Service) UpdateGroup(ctx context.Context, id string, in GroupInput) (Group, error) {
-	g, err := s.st.group(ctx, id)
-	if err != nil {
-		return Group{}, err
-	}
-	apply(&g.Name, in.Name)
-	apply(&g.Description, in.Description)
-	apply(&g.HiddenFromStatus, in.HiddenFromStatus)
-	if in.Metadata != nil {
-		g.Metadata = in.Metadata
-	}
-	g.UpdatedAt = s.now()
-	err = mutate.Do(ctx, s.log, "updateGroup",
-		func(ctx context.Context) error { return s.st.updateGroup(ctx, g) },
+	var g Group
+	err := mutate.Do(ctx, s.log, "updateGroup",
+		func(ctx context.Context) (err error) {
+			g, err = s.st.updateGroup(ctx, id, func(row *Group) {
+				apply(&row.Name, in.Name)
+				apply(&row.Description, in.Description)
+				apply(&row.HiddenFromStatus, in.HiddenFromStatus)
+				if in.Metadata != nil {
+					row.Metadata = in.Metadata
+				}
+				row.UpdatedAt = s.now()
+			})
+			return err
+		},
 		s.invalidateTopology,
 		func(ctx context.Context) {
 			s.groupSaved.Run(ctx, g)
@@ -394,20 +404,27 @@ func (s *Service) CreateView(ctx context.Context, userID string, in ViewInput) (
 	return v, err
 }
 
+// UpdateView sets the fields in gives on userID's view and leaves the
+// others as stored, as UpdateSystem does.
 func (s *Service) UpdateView(ctx context.Context, userID, id string, in ViewInput) (View, error) {
-	v, err := s.st.view(ctx, userID, id)
+	var v View
+	inv, sig := s.viewChanged(userID, "updated", id)
+	err := mutate.Do(ctx, s.log, "updateView",
+		func(ctx context.Context) (err error) {
+			v, err = s.st.updateView(ctx, userID, id, func(row *View) {
+				apply(&row.Name, in.Name)
+				apply(&row.Description, in.Description)
+				if in.Configuration != nil {
+					row.Configuration = in.Configuration
+				}
+				row.UpdatedAt = s.now()
+			})
+			return err
+		}, inv, sig)
 	if err != nil {
 		return View{}, err
 	}
-	apply(&v.Name, in.Name)
-	apply(&v.Description, in.Description)
-	if in.Configuration != nil {
-		v.Configuration = in.Configuration
-	}
-	v.UpdatedAt = s.now()
-	inv, sig := s.viewChanged(userID, "updated", id)
-	err = mutate.Do(ctx, s.log, "updateView", func(ctx context.Context) error { return s.st.updateView(ctx, v) }, inv, sig)
-	return v, err
+	return v, nil
 }
 
 func (s *Service) DeleteView(ctx context.Context, userID, id string) error {

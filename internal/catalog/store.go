@@ -40,7 +40,13 @@ func (st *sqlStore) systems(ctx context.Context) ([]System, error) {
 }
 
 func (st *sqlStore) system(ctx context.Context, id string) (System, error) {
-	s, err := scanSystem(st.db.QueryRowContext(ctx, `SELECT `+systemColumns+` FROM catalog_systems WHERE id = ?`, id))
+	return readSystem(ctx, st.db, id, "")
+}
+
+// readSystem reads a system through q, the query ending with lock (""
+// or store.ForUpdate).
+func readSystem(ctx context.Context, q store.Executor, id, lock string) (System, error) {
+	s, err := scanSystem(q.QueryRowContext(ctx, `SELECT `+systemColumns+` FROM catalog_systems WHERE id = ?`+lock, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return s, ErrNotFound
 	}
@@ -59,11 +65,23 @@ func (st *sqlStore) createSystem(ctx context.Context, s System) error {
 	return nil
 }
 
-func (st *sqlStore) updateSystem(ctx context.Context, s System) error {
-	res, err := st.db.ExecContext(ctx, `UPDATE catalog_systems SET name = ?, description = ?, owner = ?, metadata = ?, hidden_from_status = ?,
-		updated_at = ? WHERE id = ?`,
-		s.Name, s.Description, s.Owner, string(s.Metadata), s.HiddenFromStatus, store.Micros(s.UpdatedAt), s.ID)
-	return affected(res, err, "update system "+s.ID)
+// updateSystem changes a system in one transaction: it reads the system
+// holding its row until the transaction ends, lets change set its fields,
+// and writes it, so that of two updates at once the second reads what the
+// first wrote. It returns the system as written.
+func (st *sqlStore) updateSystem(ctx context.Context, id string, change func(*System)) (System, error) {
+	var s System
+	err := st.db.InTx(ctx, func(tx *store.Tx) (err error) {
+		if s, err = readSystem(ctx, tx, id, store.ForUpdate(tx)); err != nil {
+			return err
+		}
+		change(&s)
+		res, err := tx.ExecContext(ctx, `UPDATE catalog_systems SET name = ?, description = ?, owner = ?, metadata = ?, hidden_from_status = ?,
+			updated_at = ? WHERE id = ?`,
+			s.Name, s.Description, s.Owner, string(s.Metadata), s.HiddenFromStatus, store.Micros(s.UpdatedAt), s.ID)
+		return affected(res, err, "update system "+s.ID)
+	})
+	return s, err
 }
 
 func (st *sqlStore) deleteSystem(ctx context.Context, id string) error {
@@ -153,11 +171,13 @@ func (st *sqlStore) entities(ctx context.Context) (Entities, error) {
 	return e, err
 }
 
-func (st *sqlStore) group(ctx context.Context, id string) (Group, error) {
+// readGroup reads a group, without its members, through q, the query
+// ending with lock ("" or store.ForUpdate).
+func readGroup(ctx context.Context, q store.Executor, id, lock string) (Group, error) {
 	var g Group
 	var meta string
 	var created, updated int64
-	err := st.db.QueryRowContext(ctx, `SELECT `+groupColumns+` FROM catalog_groups WHERE id = ?`, id).
+	err := q.QueryRowContext(ctx, `SELECT `+groupColumns+` FROM catalog_groups WHERE id = ?`+lock, id).
 		Scan(&g.ID, &g.Name, &g.Description, &meta, &g.HiddenFromStatus, &created, &updated)
 	if errors.Is(err, sql.ErrNoRows) {
 		return g, ErrNotFound
@@ -179,11 +199,21 @@ func (st *sqlStore) createGroup(ctx context.Context, g Group) error {
 	return nil
 }
 
-func (st *sqlStore) updateGroup(ctx context.Context, g Group) error {
-	res, err := st.db.ExecContext(ctx, `UPDATE catalog_groups SET name = ?, description = ?, metadata = ?, hidden_from_status = ?,
-		updated_at = ? WHERE id = ?`,
-		g.Name, g.Description, string(g.Metadata), g.HiddenFromStatus, store.Micros(g.UpdatedAt), g.ID)
-	return affected(res, err, "update group "+g.ID)
+// updateGroup changes a group as updateSystem changes a system, and
+// returns it as written (without its members).
+func (st *sqlStore) updateGroup(ctx context.Context, id string, change func(*Group)) (Group, error) {
+	var g Group
+	err := st.db.InTx(ctx, func(tx *store.Tx) (err error) {
+		if g, err = readGroup(ctx, tx, id, store.ForUpdate(tx)); err != nil {
+			return err
+		}
+		change(&g)
+		res, err := tx.ExecContext(ctx, `UPDATE catalog_groups SET name = ?, description = ?, metadata = ?, hidden_from_status = ?,
+			updated_at = ? WHERE id = ?`,
+			g.Name, g.Description, string(g.Metadata), g.HiddenFromStatus, store.Micros(g.UpdatedAt), g.ID)
+		return affected(res, err, "update group "+g.ID)
+	})
+	return g, err
 }
 
 func (st *sqlStore) deleteGroup(ctx context.Context, id string) error {
@@ -276,9 +306,11 @@ func (st *sqlStore) views(ctx context.Context, userID string) ([]View, error) {
 	return out, rows.Err()
 }
 
-// view returns the view id if it belongs to userID, else ErrNotFound.
-func (st *sqlStore) view(ctx context.Context, userID, id string) (View, error) {
-	v, err := scanView(st.db.QueryRowContext(ctx, `SELECT `+viewColumns+` FROM catalog_views WHERE id = ? AND user_id = ?`, id, userID))
+// readView returns the view id if it belongs to userID, else
+// ErrNotFound, through q, the query ending with lock ("" or
+// store.ForUpdate).
+func readView(ctx context.Context, q store.Executor, userID, id, lock string) (View, error) {
+	v, err := scanView(q.QueryRowContext(ctx, `SELECT `+viewColumns+` FROM catalog_views WHERE id = ? AND user_id = ?`+lock, id, userID))
 	if errors.Is(err, sql.ErrNoRows) {
 		return v, ErrNotFound
 	}
@@ -297,10 +329,20 @@ func (st *sqlStore) createView(ctx context.Context, v View) error {
 	return nil
 }
 
-func (st *sqlStore) updateView(ctx context.Context, v View) error {
-	res, err := st.db.ExecContext(ctx, `UPDATE catalog_views SET name = ?, description = ?, configuration = ?, updated_at = ? WHERE id = ? AND user_id = ?`,
-		v.Name, v.Description, string(v.Configuration), store.Micros(v.UpdatedAt), v.ID, v.UserID)
-	return affected(res, err, "update view "+v.ID)
+// updateView changes userID's view id as updateSystem changes a system
+// (ErrNotFound when the view is not theirs), and returns it as written.
+func (st *sqlStore) updateView(ctx context.Context, userID, id string, change func(*View)) (View, error) {
+	var v View
+	err := st.db.InTx(ctx, func(tx *store.Tx) (err error) {
+		if v, err = readView(ctx, tx, userID, id, store.ForUpdate(tx)); err != nil {
+			return err
+		}
+		change(&v)
+		res, err := tx.ExecContext(ctx, `UPDATE catalog_views SET name = ?, description = ?, configuration = ?, updated_at = ? WHERE id = ? AND user_id = ?`,
+			v.Name, v.Description, string(v.Configuration), store.Micros(v.UpdatedAt), v.ID, v.UserID)
+		return affected(res, err, "update view "+v.ID)
+	})
+	return v, err
 }
 
 func (st *sqlStore) deleteView(ctx context.Context, userID, id string) error {

@@ -12,6 +12,15 @@
 // status changed, SYSTEM_STATUS_CHANGED (also the systemStatusChanged
 // hook). Satellites run configurations assigned to them and post the same
 // runs to the same Process.
+//
+// updateConfiguration sets the fields its input gives and leaves the others
+// as stored. It reads the configuration, checks the result (a timeout
+// within the interval, a config valid for the strategy) and writes it in
+// one transaction that holds the row (PostgreSQL: FOR UPDATE; SQLite: the
+// write lock taken when the transaction begins), so of two updates at once
+// the second is checked against, and keeps, what the first wrote: no edit
+// is lost, and no pair of edits valid alone stores an invalid
+// configuration (concurrent_edit_test.go).
 package healthcheck
 
 import (

@@ -187,7 +187,11 @@ func (s *Service) now() time.Time { return s.opts.Now().UTC().Truncate(time.Micr
 
 func newID() string { return rand.Text() }
 
-func keyStatus(systemID string) string { return cache.Key("status", systemID) }
+// famStatus is the family of the systems' status entries, which bulk reads
+// find by id.
+const famStatus cache.Family = "status"
+
+func keyStatus(systemID string) string { return famStatus.Key(systemID) }
 
 // Reads.
 
@@ -374,23 +378,27 @@ func (s *Service) CreateConfiguration(ctx context.Context, in ConfigurationInput
 	return c, err
 }
 
+// UpdateConfiguration sets the fields in gives and leaves the others as
+// stored. The configuration is read, checked (apply) and written in one
+// transaction that holds its row, so of two updates at once the second
+// is checked against, and keeps, what the first wrote.
 func (s *Service) UpdateConfiguration(ctx context.Context, id string, in ConfigurationInput) (Configuration, error) {
-	c, err := s.st.configuration(ctx, id)
-	if err != nil {
-		return Configuration{}, err
-	}
-	if c, err = s.apply(c, in); err != nil {
-		return Configuration{}, err
-	}
-	c.UpdatedAt = s.now()
+	var c Configuration
 	var systems []string
-	err = s.mutateSystems(ctx, "updateConfiguration", &systems,
+	err := s.mutateSystems(ctx, "updateConfiguration", &systems,
 		func(ctx context.Context) (err error) {
-			systems, err = s.st.updateConfiguration(ctx, c)
+			c, systems, err = s.st.updateConfiguration(ctx, id, func(stored Configuration) (Configuration, error) {
+				next, err := s.apply(stored, in)
+				next.UpdatedAt = s.now()
+				return next, err
+			})
 			return err
 		},
 		func(ctx context.Context) { s.configurationChanged(ctx, id, "updated") })
-	return c, err
+	if err != nil {
+		return Configuration{}, err
+	}
+	return c, nil
 }
 
 func (s *Service) DeleteConfiguration(ctx context.Context, id string) error {

@@ -74,7 +74,13 @@ func (st *sqlStore) configurations(ctx context.Context, where string, args ...an
 }
 
 func (st *sqlStore) configuration(ctx context.Context, id string) (Configuration, error) {
-	c, err := scanConfig(st.db.QueryRowContext(ctx, `SELECT `+configColumns+` FROM healthcheck_configurations WHERE id = ?`, id))
+	return readConfiguration(ctx, st.db, id, "")
+}
+
+// readConfiguration reads a configuration through q, the query ending
+// with lock ("" or store.ForUpdate).
+func readConfiguration(ctx context.Context, q store.Executor, id, lock string) (Configuration, error) {
+	c, err := scanConfig(q.QueryRowContext(ctx, `SELECT `+configColumns+` FROM healthcheck_configurations WHERE id = ?`+lock, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return c, ErrNotFound
 	}
@@ -99,10 +105,21 @@ func (st *sqlStore) createConfiguration(ctx context.Context, c Configuration) er
 	return nil
 }
 
-// updateConfiguration writes c and returns the systems associated with it,
-// read in the same transaction.
-func (st *sqlStore) updateConfiguration(ctx context.Context, c Configuration) (systems []string, err error) {
+// updateConfiguration changes a configuration in one transaction: it
+// reads the configuration holding its row until the transaction ends,
+// passes it to change, which sets and checks the fields (its error is
+// returned and nothing is written), writes what change returned, and
+// reads the systems associated with it. So of two updates at once the
+// second reads, and is checked against, what the first wrote.
+func (st *sqlStore) updateConfiguration(ctx context.Context, id string, change func(Configuration) (Configuration, error)) (c Configuration, systems []string, err error) {
 	err = st.db.InTx(ctx, func(tx *store.Tx) error {
+		stored, err := readConfiguration(ctx, tx, id, store.ForUpdate(tx))
+		if err != nil {
+			return err
+		}
+		if c, err = change(stored); err != nil {
+			return err
+		}
 		res, err := tx.ExecContext(ctx, `UPDATE healthcheck_configurations SET name = ?, strategy = ?, config = ?,
 			interval_seconds = ?, timeout_seconds = ?, enabled = ?, satellite_id = ?, updated_at = ? WHERE id = ?`,
 			c.Name, c.Strategy, string(c.Config), c.IntervalSeconds, c.TimeoutSeconds, c.Enabled, nullString(c.SatelliteID),
@@ -116,7 +133,7 @@ func (st *sqlStore) updateConfiguration(ctx context.Context, c Configuration) (s
 		systems, err = st.systemsOf(ctx, tx, c.ID)
 		return err
 	})
-	return systems, err
+	return c, systems, err
 }
 
 // deleteConfiguration deletes a configuration and returns the systems it

@@ -208,7 +208,7 @@ func TestTwoPartialEditsAtOnceAreBothKept(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		e := newEnv(t, db)
 		sys := e.systems(t, "a")
-		for round := range 10 {
+		for round := range 20 {
 			d := e.create(t, "x", sys...)
 			var wg sync.WaitGroup
 			start := make(chan struct{})

@@ -356,7 +356,7 @@ func TestTwoEditsOfAWindowAtOnceAreBothKept(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		e := newEnv(t, db)
 		sys := e.systems(t, "a")
-		for round := range 10 {
+		for round := range 20 {
 			w := e.window(t, "w", time.Hour, 2*time.Hour, sys...)
 			var wg sync.WaitGroup
 			start := make(chan struct{})

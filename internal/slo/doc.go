@@ -59,4 +59,13 @@
 //  6. An alert announced twice across instances: the announced state moves
 //     by a conditional update, and only the instance whose update took
 //     place announces.
+//  7. A lost edit, or two edits valid alone stored together when they are
+//     not: updateObjective sets only the fields given, reading, checking
+//     and writing the objective in one transaction that holds its row
+//     (PostgreSQL: FOR UPDATE; SQLite: the write lock), so the second of
+//     two updates starts from what the first wrote. Whether a named check
+//     is one of the system's is read from live health before the
+//     transaction; the transaction writes only if the system and check it
+//     arrives at are the ones checked, and the update starts again when a
+//     move came in between.
 package slo

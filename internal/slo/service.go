@@ -406,9 +406,24 @@ func set[T any](dst *T, src *T) {
 // checkObjective validates what the input could not check alone: the
 // system does not exclude itself, and a named check is one of its own.
 func (s *Service) checkObjective(ctx context.Context, o Objective) error {
+	if err := checkExclusions(o); err != nil {
+		return err
+	}
+	return s.checkCheck(ctx, o)
+}
+
+// checkExclusions checks that the objective's system does not exclude
+// itself.
+func checkExclusions(o Objective) error {
 	if slices.Contains(o.ExcludedUpstreamIDs, o.SystemID) {
 		return rpc.Invalid("excludedUpstreamIds", "must not contain the objective's own system")
 	}
+	return nil
+}
+
+// checkCheck checks, against live health, that the check the objective
+// names (if any) is one of its system's.
+func (s *Service) checkCheck(ctx context.Context, o Objective) error {
 	if o.ConfigurationID == "" {
 		return nil
 	}
@@ -432,38 +447,53 @@ func (s *Service) CreateObjective(ctx context.Context, in ObjectiveInput) (Objec
 	if err := s.checkObjective(ctx, o); err != nil {
 		return ObjectiveStatus{}, err
 	}
-	err := s.mutateObjective(ctx, "createObjective", o, []string{o.SystemID},
-		func(ctx context.Context) error { return s.st.createObjective(ctx, o) })
+	err := s.mutateObjective(ctx, "createObjective", func(ctx context.Context) (Objective, []string, error) {
+		return o, []string{o.SystemID}, s.st.createObjective(ctx, o)
+	})
 	if err != nil {
 		return ObjectiveStatus{}, err
 	}
 	return s.Objective(ctx, o.ID)
 }
 
-// UpdateObjective changes an objective. Moving it to another system
-// closes its open event there and reconciles it on the new one; both
-// systems' cached entries are dropped.
+// UpdateObjective sets the fields in gives and leaves the others as
+// stored. Moving it to another system closes its open event there and
+// reconciles it on the new one; both systems' cached entries are dropped.
+//
+// The objective is read, checked and written in one transaction that
+// holds its row, so of two updates at once the second starts from, and is
+// checked against, what the first wrote, and each drops the system the
+// objective was really on. Whether a named check is one of the system's
+// is live health, another domain's read, which runs before the
+// transaction rather than while it holds the row; the transaction writes
+// only if the system and check it arrives at are the ones checked, and
+// when an update moved the objective in between, this one starts again.
 func (s *Service) UpdateObjective(ctx context.Context, id string, in ObjectiveInput) (ObjectiveStatus, error) {
-	// The write is conditional on the version read, so that of two
-	// updates at once neither is lost and each invalidates the system the
-	// objective was really on; the loser applies its input again.
 	const attempts = 5
 	for attempt := 1; ; attempt++ {
-		old, err := s.st.objective(ctx, id)
+		seen, err := s.st.objective(ctx, id)
 		if err != nil {
 			return ObjectiveStatus{}, err
 		}
-		o := in.apply(old)
-		o.UpdatedAt = s.now()
-		if !o.UpdatedAt.After(old.UpdatedAt) {
-			o.UpdatedAt = old.UpdatedAt.Add(time.Microsecond) // versions only grow
-		}
-		if err := s.checkObjective(ctx, o); err != nil {
+		checked := in.apply(seen)
+		if err := s.checkCheck(ctx, checked); err != nil {
 			return ObjectiveStatus{}, err
 		}
-		err = s.mutateObjective(ctx, "updateObjective", o, []string{old.SystemID, o.SystemID},
-			func(ctx context.Context) error { return s.st.updateObjective(ctx, o, old.UpdatedAt) })
-		if errors.Is(err, errStale) && attempt < attempts {
+		err = s.mutateObjective(ctx, "updateObjective", func(ctx context.Context) (Objective, []string, error) {
+			was, o, err := s.st.updateObjective(ctx, id, func(stored Objective) (Objective, error) {
+				o := in.apply(stored)
+				if o.SystemID != checked.SystemID || o.ConfigurationID != checked.ConfigurationID {
+					return o, errMoved
+				}
+				o.UpdatedAt = s.now()
+				if !o.UpdatedAt.After(stored.UpdatedAt) {
+					o.UpdatedAt = stored.UpdatedAt.Add(time.Microsecond) // updatedAt only grows
+				}
+				return o, checkExclusions(o)
+			})
+			return o, []string{was.SystemID, o.SystemID}, err
+		})
+		if errors.Is(err, errMoved) && attempt < attempts {
 			continue
 		}
 		if err != nil {
@@ -487,16 +517,20 @@ func (s *Service) DeleteObjective(ctx context.Context, id string) error {
 		})
 }
 
-// mutateObjective runs write, brings the events of systems up to date with
-// live health, drops the objective's, the list's and the systems' entries,
-// and signals the objective's new status.
-func (s *Service) mutateObjective(ctx context.Context, name string, o Objective, systems []string, write func(context.Context) error) error {
-	changed := []Objective{o}
+// mutateObjective runs write, which returns the objective it wrote and
+// the systems it touched; brings the events of those systems up to date
+// with live health, drops the objective's, the list's and the systems'
+// entries, and signals the objective's new status.
+func (s *Service) mutateObjective(ctx context.Context, name string, write func(context.Context) (Objective, []string, error)) error {
+	var o Objective
+	var systems []string
+	var changed []Objective
 	err := mutate.Do(ctx, s.log, name,
-		func(ctx context.Context) error {
-			if err := write(ctx); err != nil {
+		func(ctx context.Context) (err error) {
+			if o, systems, err = write(ctx); err != nil {
 				return err
 			}
+			changed = []Objective{o}
 			for _, sys := range slices.Compact(slices.Sorted(slices.Values(systems))) {
 				// The objective is written; a failure here is repaired by
 				// the next sweep, so it is logged, not returned.

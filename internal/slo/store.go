@@ -104,7 +104,13 @@ func (st *sqlStore) objectivesOf(ctx context.Context, systemIDs []string) (map[s
 }
 
 func (st *sqlStore) objective(ctx context.Context, id string) (Objective, error) {
-	o, err := scanObjective(st.db.QueryRowContext(ctx, `SELECT `+objectiveColumns+` FROM slo_objectives WHERE id = ?`, id))
+	return readObjective(ctx, st.db, id, "")
+}
+
+// readObjective reads an objective through q, the query ending with lock
+// ("" or store.ForUpdate).
+func readObjective(ctx context.Context, q store.Executor, id, lock string) (Objective, error) {
+	o, err := scanObjective(q.QueryRowContext(ctx, `SELECT `+objectiveColumns+` FROM slo_objectives WHERE id = ?`+lock, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return o, ErrNotFound
 	}
@@ -132,27 +138,34 @@ func (st *sqlStore) createObjective(ctx context.Context, o Objective) error {
 	return nil
 }
 
-// updateObjective writes o if the stored objective is still the version
-// of updatedAt: errStale when another update came first, ErrNotFound when
-// it is gone, errUnknownSystem when it moves to a system that does not
-// exist.
-func (st *sqlStore) updateObjective(ctx context.Context, o Objective, updatedAt time.Time) error {
-	excluded, _ := json.Marshal(o.ExcludedUpstreamIDs) // a []string always encodes
-	res, err := st.db.ExecContext(ctx, `UPDATE slo_objectives SET system_id = ?, name = ?, description = ?, target = ?,
-		window_days = ?, dependency_mode = ?, excluded_upstreams = ?, configuration_id = ?, maintenance = ?, updated_at = ?
-		WHERE id = ? AND updated_at = ?`,
-		o.SystemID, o.Name, o.Description, o.Target, o.WindowDays, string(o.Mode), string(excluded), o.ConfigurationID,
-		string(o.Maintenance), store.Micros(o.UpdatedAt), o.ID, store.Micros(updatedAt))
-	if store.IsForeignKeyViolation(err) {
-		return errUnknownSystem
-	}
-	err = affected(res, err, "update objective "+o.ID)
-	if errors.Is(err, ErrNotFound) {
-		if _, gone := st.objective(ctx, o.ID); gone == nil {
-			return errStale
+// updateObjective changes an objective in one transaction: it reads the
+// objective holding its row until the transaction ends, passes it to
+// change, which sets and checks the fields (its error is returned and
+// nothing is written), and writes what change returned. It returns the
+// objective as it was and as written; ErrNotFound when there is none,
+// errUnknownSystem when it moves to a system that does not exist.
+func (st *sqlStore) updateObjective(ctx context.Context, id string, change func(Objective) (Objective, error)) (was, o Objective, err error) {
+	err = st.db.InTx(ctx, func(tx *store.Tx) error {
+		stored, err := readObjective(ctx, tx, id, store.ForUpdate(tx))
+		if err != nil {
+			return err
 		}
-	}
-	return err
+		was = stored
+		if o, err = change(stored); err != nil {
+			return err
+		}
+		excluded, _ := json.Marshal(o.ExcludedUpstreamIDs) // a []string always encodes
+		res, err := tx.ExecContext(ctx, `UPDATE slo_objectives SET system_id = ?, name = ?, description = ?, target = ?,
+			window_days = ?, dependency_mode = ?, excluded_upstreams = ?, configuration_id = ?, maintenance = ?, updated_at = ?
+			WHERE id = ?`,
+			o.SystemID, o.Name, o.Description, o.Target, o.WindowDays, string(o.Mode), string(excluded), o.ConfigurationID,
+			string(o.Maintenance), store.Micros(o.UpdatedAt), o.ID)
+		if store.IsForeignKeyViolation(err) {
+			return errUnknownSystem
+		}
+		return affected(res, err, "update objective "+o.ID)
+	})
+	return was, o, err
 }
 
 // deleteObjective deletes an objective with its events, and returns the
@@ -468,6 +481,7 @@ var (
 	errConflict = errors.New("slo: concurrent change of downtime events")
 	// errUnknownSystem: a system named in the input does not exist.
 	errUnknownSystem = errors.New("slo: unknown system")
-	// errStale: the objective changed since it was read; read it again.
-	errStale = errors.New("slo: objective changed meanwhile")
+	// errMoved: the objective's system or check changed between the
+	// health read that checked them and the update's transaction.
+	errMoved = errors.New("slo: objective moved meanwhile")
 )
