@@ -25,7 +25,10 @@ const (
 	listFam   = "list:"
 )
 
-func keySystem(id string) string               { return cache.Key("system", id) }
+// famSystem is the family of the per-system entries, which bulk reads find by id.
+const famSystem cache.Family = "system"
+
+func keySystem(id string) string               { return famSystem.Key(id) }
 func keyOpen(systemID, configID string) string { return cache.Key("open", systemID, configID) }
 func keyBaselines(systemID, configID string) string {
 	return cache.Key("baselines", systemID, configID)

@@ -188,7 +188,7 @@ func (s *Service) List(ctx context.Context, f Filter) ([]Anomaly, error) {
 // anomalies (newest first) as a JSON array: the dashboard's badge, from
 // per-system entries whose misses load together.
 func (s *Service) SystemsJSON(ctx context.Context, systemIDs []string) ([]json.RawMessage, error) {
-	return cache.WrapManyJSON(ctx, s.cache, systemIDs, keySystem, s.st.openOf)
+	return cache.WrapManyJSONFamily(ctx, s.cache, systemIDs, famSystem, s.st.openOf)
 }
 
 // Baselines returns what was learnt of each field of a check on a system.

@@ -101,7 +101,7 @@ func (s *Service) getSystemHealthStatus(ctx context.Context, r *rpc.Request, in 
 
 func (s *Service) getBulkSystemHealthStatus(ctx context.Context, r *rpc.Request, in bulkInput) ([]string, []json.RawMessage, error) {
 	if r.Principal.SignedIn() {
-		raws, err := cache.WrapManyJSON(ctx, s.cache, in.SystemIDs, keyStatus, s.loadStatusMap)
+		raws, err := cache.WrapManyJSONFamily(ctx, s.cache, in.SystemIDs, famStatus, s.loadStatusMap)
 		if err != nil {
 			return nil, nil, err
 		}

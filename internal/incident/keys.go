@@ -20,7 +20,11 @@ const (
 )
 
 func keyIncident(id string) string { return cache.Key("incident", id) }
-func keySystem(id string) string   { return cache.Key("system", id) }
+
+// famSystem is the family of the per-system entries, which bulk reads find by id.
+const famSystem cache.Family = "system"
+
+func keySystem(id string) string { return famSystem.Key(id) }
 
 func keyList(f Filter) string {
 	resolved := "r0"

@@ -166,7 +166,7 @@ func (s *Service) Get(ctx context.Context, id string) (Detail, error) {
 // every read of a system, single or bulk; the misses load together, in
 // two queries a chunk.
 func (s *Service) SystemsJSON(ctx context.Context, systemIDs []string) ([]json.RawMessage, error) {
-	return cache.WrapManyJSON(ctx, s.cache, systemIDs, keySystem, s.st.unresolvedOf)
+	return cache.WrapManyJSONFamily(ctx, s.cache, systemIDs, famSystem, s.st.unresolvedOf)
 }
 
 // forSystems is SystemsJSON, decoded.

@@ -20,6 +20,10 @@ const (
 )
 
 func keyWindow(id string) string { return cache.Key("maintenance", id) }
-func keySystem(id string) string { return cache.Key("system", id) }
+
+// famSystem is the family of the per-system entries, which bulk reads find by id.
+const famSystem cache.Family = "system"
+
+func keySystem(id string) string { return famSystem.Key(id) }
 
 func keyList(f Filter) string { return cache.Key("list", string(f.Status), f.SystemID) }

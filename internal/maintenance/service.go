@@ -191,7 +191,7 @@ func (s *Service) Get(ctx context.Context, id string) (Detail, error) {
 // by every read of a system; the misses load together, in two queries a
 // chunk.
 func (s *Service) SystemsJSON(ctx context.Context, systemIDs []string) ([]json.RawMessage, error) {
-	return cache.WrapManyJSON(ctx, s.cache, systemIDs, keySystem, s.st.openOf)
+	return cache.WrapManyJSONFamily(ctx, s.cache, systemIDs, famSystem, s.st.openOf)
 }
 
 // ForSystems is SystemsJSON, decoded.
