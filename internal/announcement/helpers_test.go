@@ -153,6 +153,13 @@ func (c *watchedClock) At(t time.Time) <-chan time.Time {
 	return c.Clock.At(t)
 }
 
+func (c *watchedClock) AtStop(t time.Time) (<-chan time.Time, func()) {
+	c.mu.Lock()
+	c.last = t
+	c.mu.Unlock()
+	return c.Clock.AtStop(t)
+}
+
 func (c *watchedClock) waitsFor(t time.Time) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()

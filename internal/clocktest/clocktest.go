@@ -48,7 +48,24 @@ func (c *Clock) At(t time.Time) <-chan time.Time {
 	return ch
 }
 
-// Waiting reports how many At channels have not fired yet: a test can
+// AtStop is At with a stop that forgets the wait (loop.StoppableClock):
+// Waiting no longer counts it.
+func (c *Clock) AtStop(t time.Time) (<-chan time.Time, func()) {
+	ch := c.At(t)
+	return ch, func() {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		for i, w := range c.waiters {
+			if w.c == ch {
+				c.waiters = append(c.waiters[:i], c.waiters[i+1:]...)
+				return
+			}
+		}
+	}
+}
+
+// Waiting reports how many At channels have not fired yet (and whose
+// waits were not stopped): a test can
 // wait for the code under test to start waiting before it moves the
 // clock.
 func (c *Clock) Waiting() int {

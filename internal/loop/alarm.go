@@ -16,6 +16,23 @@ type Clock interface {
 	At(t time.Time) <-chan time.Time
 }
 
+// A StoppableClock can also give up a wait: stop forgets it, so a clock a
+// test drives (clocktest.Clock) counts only the waits still pending, not
+// those its caller left when something else woke it.
+type StoppableClock interface {
+	Clock
+	AtStop(t time.Time) (c <-chan time.Time, stop func())
+}
+
+// waitAt is c.At(t), with the stop of a StoppableClock (else one that does
+// nothing).
+func waitAt(c Clock, t time.Time) (<-chan time.Time, func()) {
+	if sc, ok := c.(StoppableClock); ok {
+		return sc.AtStop(t)
+	}
+	return c.At(t), func() {}
+}
+
 // Wall is the real clock.
 type Wall struct{}
 
@@ -23,7 +40,13 @@ func (Wall) Now() time.Time { return time.Now() }
 
 func (Wall) At(t time.Time) <-chan time.Time { return time.After(time.Until(t)) }
 
-var _ Clock = Wall{}
+// AtStop implements StoppableClock with a timer it stops.
+func (Wall) AtStop(t time.Time) (<-chan time.Time, func()) {
+	tm := time.NewTimer(time.Until(t))
+	return tm.C, func() { tm.Stop() }
+}
+
+var _ StoppableClock = Wall{}
 
 // Alarm does timed work at the instant it falls due: a window that
 // starts at 14:00:00 starts then, not at the next poll.
@@ -107,10 +130,12 @@ func (a *Alarm) Run(ctx context.Context) {
 		} else {
 			stuck, backoff = time.Time{}, 0
 		}
+		due, stop := waitAt(a.Clock, until)
 		select {
 		case <-ctx.Done():
 		case <-a.pokes():
-		case <-a.Clock.At(until):
+		case <-due:
 		}
+		stop()
 	}
 }

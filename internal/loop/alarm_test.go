@@ -192,3 +192,27 @@ func TestAZeroAlarmStillHearsPokes(t *testing.T) {
 		time.Sleep(time.Millisecond)
 	}
 }
+
+// An alarm woken by a poke gives up its wait on the clock: a test clock
+// then counts one pending wait per alarm, never the ones left behind, so
+// that "every alarm waits again" means what it says.
+func TestAPokedAlarmLeavesNoWaitBehind(t *testing.T) {
+	clk := clocktest.New(time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC))
+	fires := make(chan struct{}, 10)
+	a := NewAlarm(clk, func(context.Context) (time.Time, bool, error) { return time.Time{}, false, nil },
+		func(context.Context) { fires <- struct{}{} })
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); a.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	<-fires
+	waitUntilWaiting(t, clk)
+	for range 3 {
+		a.Poke()
+		<-fires
+		waitUntilWaiting(t, clk)
+	}
+	if n := clk.Waiting(); n != 1 {
+		t.Fatalf("after three pokes the clock counts %d waits, want the alarm's one", n)
+	}
+}
