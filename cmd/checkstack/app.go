@@ -87,14 +87,15 @@ type worker struct {
 	stop  func(ctx context.Context) error
 }
 
-// build opens the database (migrating it), the cache and the signal bus,
-// and builds every service with its hooks. On error it closes what it
-// opened.
+// build opens the database (migrating it, or checking its schema), the
+// cache and the signal bus, and builds every service with its hooks. On
+// error it closes what it opened.
 func build(ctx context.Context, c Config, rt runtime, stderr io.Writer) (a *app, err error) {
 	a = &app{cfg: c, log: newLogger(c, stderr)}
+	opened := a // a itself is nil once an error is returned
 	defer func() {
 		if err != nil {
-			a.close()
+			opened.close()
 			a = nil
 		}
 	}()

@@ -48,3 +48,17 @@ func buildApp(t testing.TB, database string, extra ...string) *app {
 	t.Cleanup(a.close)
 	return a
 }
+
+// serve --migrate=false leaves migrating to `checkstack migrate`: it
+// refuses a database whose schema is not this build's, saying what to
+// do, and serves one that `checkstack migrate` brought up to date.
+func TestServeWithoutMigratingChecksTheSchema(t *testing.T) {
+	database := filepath.Join(t.TempDir(), "fleet.db")
+	err := run(t.Context(), []string{"serve", "--migrate=false", "--listen", "127.0.0.1:0", "--database", database, "--log-level", "error"},
+		noEnv, strings.NewReader(""), io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "checkstack migrate") {
+		t.Fatalf("serve --migrate=false on a new database = %v, want a refusal naming checkstack migrate", err)
+	}
+	cli(t, "", "migrate", "--database", database, "--log-level", "error")
+	start(t, database, "--migrate=false") // fails the test unless it listens
+}

@@ -32,6 +32,11 @@ type Config struct {
 	// badges) to anonymous visitors, and lets them read what it shows;
 	// --public-status, CHECKSTACK_PUBLIC_STATUS; false.
 	PublicStatus bool
+	// CheckSchemaOnly makes serve check that the database's schema is
+	// this build's and refuse to start if not, instead of migrating it:
+	// --migrate=false, CHECKSTACK_MIGRATE=false, for the instances of a
+	// fleet whose deploy runs `checkstack migrate` once. Default: migrate.
+	CheckSchemaOnly bool
 }
 
 // setting binds one Config field to a flag and an environment variable.
@@ -104,6 +109,14 @@ var settings = []setting{
 			return fmt.Errorf("must be true or false, not %q", v)
 		}
 		c.PublicStatus = b
+		return nil
+	}},
+	{"migrate", "CHECKSTACK_MIGRATE", "true", "migrate the database at start (false: check that its schema is this build's, and refuse to start if not)", func(c *Config, v string) error {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return fmt.Errorf("must be true or false, not %q", v)
+		}
+		c.CheckSchemaOnly = !b
 		return nil
 	}},
 	{"secure-cookies", "CHECKSTACK_SECURE_COOKIES", "false", "mark session cookies Secure (serve behind HTTPS)", func(c *Config, v string) error {

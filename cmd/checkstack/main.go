@@ -79,14 +79,19 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	}
 }
 
-// openStore opens and migrates the database named by c.
+// openStore opens the database named by c and migrates it, or with
+// --migrate=false checks that its schema is this build's.
 func openStore(ctx context.Context, c Config, stderr io.Writer) (*store.DB, error) {
 	log := newLogger(c, stderr)
 	db, err := store.Open(ctx, c.Database, log)
 	if err != nil {
 		return nil, err
 	}
-	if err := db.Migrate(ctx); err != nil {
+	prepare := db.Migrate
+	if c.CheckSchemaOnly {
+		prepare = db.CheckSchema
+	}
+	if err := prepare(ctx); err != nil {
 		db.Close()
 		return nil, err
 	}
