@@ -147,7 +147,7 @@ func listGroups(ctx context.Context, q store.Queryer) ([]Group, error) {
 
 func (st *sqlStore) entities(ctx context.Context) (Entities, error) {
 	var e Entities
-	err := st.db.InTx(ctx, func(tx *store.Tx) error {
+	err := st.db.InReadTx(ctx, func(tx *store.Tx) error { // one snapshot; never behind a write
 		rows, err := tx.QueryContext(ctx, `SELECT `+systemColumns+` FROM catalog_systems ORDER BY name, id`)
 		if err != nil {
 			return fmt.Errorf("catalog: list systems: %w", err)

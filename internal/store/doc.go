@@ -118,4 +118,7 @@
 //     transaction, which on SQLite would wait for its own connection). Two
 //     callers that miss one text at once may both prepare it; the second
 //     to finish closes its own and uses the first's.
+//  6. A read transaction (InReadTx) sees one snapshot, never queues behind
+//     the writer (on SQLite it runs on the reader pool) and cannot write
+//     (query_only connections; PostgreSQL's READ ONLY). (TestReadTransactions)
 package store

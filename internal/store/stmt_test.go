@@ -243,3 +243,56 @@ func TestWritesThatReturnRowsRunOnTheWriter(t *testing.T) {
 		}
 	})
 }
+
+// A read transaction sees one snapshot, does not wait for a write
+// transaction held open meanwhile (SQLite: it runs on the reader pool),
+// and refuses writes, on both engines.
+func TestReadTransactions(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		h := db.For("test")
+		createTables(t, h)
+		if _, err := h.ExecContext(ctx, `INSERT INTO test_parents (id, name) VALUES (?, ?)`, "p1", "one"); err != nil {
+			t.Fatal(err)
+		}
+		holding, release := make(chan struct{}), make(chan struct{})
+		txDone := make(chan error, 1)
+		go func() {
+			txDone <- h.InTx(ctx, func(tx *store.Tx) error {
+				if _, err := tx.ExecContext(ctx, `INSERT INTO test_parents (id, name) VALUES (?, ?)`, "p2", "two"); err != nil {
+					return err
+				}
+				close(holding)
+				<-release
+				return nil
+			})
+		}()
+		<-holding
+		rctx, cancel := context.WithTimeout(ctx, time.Minute)
+		var first, second int
+		err := h.InReadTx(rctx, func(tx *store.Tx) error {
+			if err := tx.QueryRowContext(rctx, `SELECT COUNT(*) FROM test_parents`).Scan(&first); err != nil {
+				return err
+			}
+			return tx.QueryRowContext(rctx, `SELECT COUNT(*) FROM test_parents`).Scan(&second)
+		})
+		cancel()
+		close(release)
+		if err := <-txDone; err != nil {
+			t.Fatal(err)
+		}
+		if err != nil || first != 1 || second != 1 {
+			t.Fatalf("a read transaction beside an open write one: %d, %d, %v; want the committed row, twice", first, second, err)
+		}
+		err = h.InReadTx(ctx, func(tx *store.Tx) error {
+			_, err := tx.ExecContext(ctx, `INSERT INTO test_parents (id, name) VALUES (?, ?)`, "p3", "three")
+			return err
+		})
+		if err == nil {
+			t.Fatal("a write in a read transaction succeeded")
+		}
+		if n := countRows(t, h, "test_parents"); n != 2 {
+			t.Errorf("%d rows, want 2", n)
+		}
+	})
+}

@@ -339,11 +339,31 @@ func (h *Handle) QueryRowContext(ctx context.Context, query string, args ...any)
 // the transaction ends, before InTx returns (once per text; on SQLite it
 // waits its turn for the writer).
 func (h *Handle) InTx(ctx context.Context, fn func(tx *Tx) error) (err error) {
-	stx, err := h.db.write.sql.BeginTx(ctx, nil)
+	return h.inTx(ctx, h.db.write, nil, fn)
+}
+
+// InReadTx runs fn in a read-only transaction: its reads see one snapshot
+// of the database, and it never waits for the writer. On SQLite it is a
+// deferred transaction on the reader pool (WAL: the snapshot of its first
+// read); on PostgreSQL READ ONLY with REPEATABLE READ. A write in it fails
+// (the reader pool is query_only; PostgreSQL refuses writes in a READ ONLY
+// transaction). Use it for a read of several queries that must agree with
+// one another, a cache miss on the catalog's topology say; InTx is for
+// writes.
+func (h *Handle) InReadTx(ctx context.Context, fn func(tx *Tx) error) error {
+	var opts *sql.TxOptions
+	if h.db.dialect == Postgres {
+		opts = &sql.TxOptions{ReadOnly: true, Isolation: sql.LevelRepeatableRead}
+	}
+	return h.inTx(ctx, h.db.read, opts, fn)
+}
+
+func (h *Handle) inTx(ctx context.Context, p *pool, opts *sql.TxOptions, fn func(tx *Tx) error) (err error) {
+	stx, err := p.sql.BeginTx(ctx, opts)
 	if err != nil {
 		return fmt.Errorf("store: %s: begin: %w", h.domain, err)
 	}
-	tx := &Tx{h: h, tx: stx, stmts: make(map[string]*sql.Stmt)}
+	tx := &Tx{h: h, p: p, tx: stx, stmts: make(map[string]*sql.Stmt)}
 	done := false
 	defer func() {
 		if done {
@@ -368,14 +388,16 @@ func (h *Handle) InTx(ctx context.Context, fn func(tx *Tx) error) (err error) {
 	return nil
 }
 
-// Tx is a transaction begun by Handle.InTx. Its queries are counted under
-// the handle's domain. It is valid only inside the InTx function.
+// Tx is a transaction begun by Handle.InTx or InReadTx. Its queries are
+// counted under the handle's domain. It is valid only inside the function
+// it was given to.
 type Tx struct {
 	h  *Handle
+	p  *pool // the pool tx was begun on
 	tx *sql.Tx
 
 	mu sync.Mutex
-	// stmts holds, by text, the writer's statements bound to tx; a nil
+	// stmts holds, by text, the pool's statements bound to tx; a nil
 	// statement is a text the writer had not prepared, which runs as text
 	// and is prepared once the transaction has ended (see stmt).
 	stmts map[string]*sql.Stmt
@@ -401,7 +423,7 @@ func (t *Tx) stmt(ctx context.Context, query string, nargs int) *sql.Stmt {
 		return s
 	}
 	var s *sql.Stmt
-	if ps := t.h.db.write.lookup(query); ps != nil {
+	if ps := t.p.lookup(query); ps != nil {
 		// Prepared on the transaction's connection if it was not already,
 		// and kept there for later transactions.
 		s = t.tx.StmtContext(ctx, ps)
@@ -410,8 +432,8 @@ func (t *Tx) stmt(ctx context.Context, query string, nargs int) *sql.Stmt {
 	return s
 }
 
-// prepareMissed prepares, on the writer, the texts the transaction ran
-// without a statement. It runs once the transaction has ended, when InTx
+// prepareMissed prepares, on the transaction's pool, the texts it ran
+// without a statement. It runs once the transaction has ended, when it
 // holds no connection.
 func (t *Tx) prepareMissed(ctx context.Context) {
 	t.mu.Lock()
@@ -426,7 +448,7 @@ func (t *Tx) prepareMissed(ctx context.Context) {
 		// A text that fails to prepare (its table was created in a
 		// transaction that rolled back, say) is not kept; it runs as text
 		// next time, which reports any error, and is tried again.
-		t.h.db.write.stmt(ctx, query, 0)
+		t.p.stmt(ctx, query, 0)
 	}
 }
 
