@@ -3,27 +3,11 @@ package anomaly
 import (
 	"context"
 	"encoding/json"
-	"sync"
 	"testing"
 
 	"github.com/checkstack/checkstack/internal/store"
 	"github.com/checkstack/checkstack/internal/store/storetest"
 )
-
-// together runs fns at once, released together through a channel, and
-// waits for them all.
-func together(fns ...func()) {
-	start := make(chan struct{})
-	var wg sync.WaitGroup
-	for _, fn := range fns {
-		wg.Go(func() {
-			<-start
-			fn()
-		})
-	}
-	close(start)
-	wg.Wait()
-}
 
 // Settings are replaced whole, not patched: of two updates at once, the
 // stored settings are exactly one of the two documents, never a mix and
@@ -58,7 +42,7 @@ func TestTwoSettingsUpdatesAtOnceLeaveOneWholeDocument(t *testing.T) {
 		} {
 			for round := range 20 {
 				must(t, level.set(t.Context(), old))
-				together(
+				storetest.Together(
 					func() {
 						if err := level.set(context.Background(), a); err != nil {
 							t.Error(err)

@@ -3,7 +3,6 @@ package catalog
 import (
 	"context"
 	"fmt"
-	"sync"
 	"testing"
 
 	"github.com/checkstack/checkstack/internal/store"
@@ -14,21 +13,6 @@ import (
 // together: enough that on some rounds they really overlap.
 const editRounds = 20
 
-// together runs fns at once, released together through a channel, and
-// waits for them all.
-func together(fns ...func()) {
-	start := make(chan struct{})
-	var wg sync.WaitGroup
-	for _, fn := range fns {
-		wg.Go(func() {
-			<-start
-			fn()
-		})
-	}
-	close(start)
-	wg.Wait()
-}
-
 func TestTwoEditsOfASystemAtOnceAreBothKept(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		s, _ := newTestService(t, db)
@@ -38,7 +22,7 @@ func TestTwoEditsOfASystemAtOnceAreBothKept(t *testing.T) {
 				t.Fatal(err)
 			}
 			name, desc := fmt.Sprintf("name %d", round), fmt.Sprintf("desc %d", round)
-			together(
+			storetest.Together(
 				func() {
 					if _, err := s.UpdateSystem(context.Background(), sys.ID, SystemInput{Name: &name}); err != nil {
 						t.Error(err)
@@ -69,7 +53,7 @@ func TestTwoEditsOfAGroupAtOnceAreBothKept(t *testing.T) {
 				t.Fatal(err)
 			}
 			name, desc := fmt.Sprintf("name %d", round), fmt.Sprintf("desc %d", round)
-			together(
+			storetest.Together(
 				func() {
 					if _, err := s.UpdateGroup(context.Background(), g.ID, GroupInput{Name: &name}); err != nil {
 						t.Error(err)
@@ -101,7 +85,7 @@ func TestTwoEditsOfAViewAtOnceAreBothKept(t *testing.T) {
 				t.Fatal(err)
 			}
 			name, desc := fmt.Sprintf("name %d", round), fmt.Sprintf("desc %d", round)
-			together(
+			storetest.Together(
 				func() {
 					if _, err := s.UpdateView(context.Background(), "u1", v.ID, ViewInput{Name: &name}); err != nil {
 						t.Error(err)

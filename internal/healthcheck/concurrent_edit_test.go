@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sync"
 	"testing"
 
 	"github.com/checkstack/checkstack/internal/rpc"
@@ -16,21 +15,6 @@ import (
 // editRounds is how many times each concurrent-edit test starts its edits
 // together: enough that on some rounds they really overlap.
 const editRounds = 20
-
-// together runs fns at once, released together through a channel, and
-// waits for them all.
-func together(fns ...func()) {
-	start := make(chan struct{})
-	var wg sync.WaitGroup
-	for _, fn := range fns {
-		wg.Go(func() {
-			<-start
-			fn()
-		})
-	}
-	close(start)
-	wg.Wait()
-}
 
 // editableConfig creates a configuration checked every 60 s with a 10 s
 // timeout.
@@ -52,7 +36,7 @@ func TestTwoEditsOfAConfigurationAtOnceAreBothKept(t *testing.T) {
 		for round := range editRounds {
 			c := editableConfig(t, s)
 			name := fmt.Sprintf("name %d", round)
-			together(
+			storetest.Together(
 				func() {
 					if _, err := s.UpdateConfiguration(context.Background(), c.ID, ConfigurationInput{Name: &name}); err != nil {
 						t.Error(err)
@@ -85,7 +69,7 @@ func TestTwoEditsValidAloneButNotTogetherKeepOne(t *testing.T) {
 		for round := range editRounds {
 			c := editableConfig(t, s)
 			var errInterval, errTimeout error
-			together(
+			storetest.Together(
 				func() {
 					_, errInterval = s.UpdateConfiguration(context.Background(), c.ID, ConfigurationInput{IntervalSeconds: ptr(15)})
 				},

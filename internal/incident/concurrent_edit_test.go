@@ -3,27 +3,11 @@ package incident
 import (
 	"context"
 	"fmt"
-	"sync"
 	"testing"
 
 	"github.com/checkstack/checkstack/internal/store"
 	"github.com/checkstack/checkstack/internal/store/storetest"
 )
-
-// together runs fns at once, released together through a channel, and
-// waits for them all.
-func together(fns ...func()) {
-	start := make(chan struct{})
-	var wg sync.WaitGroup
-	for _, fn := range fns {
-		wg.Go(func() {
-			<-start
-			fn()
-		})
-	}
-	close(start)
-	wg.Wait()
-}
 
 // messageOf is the message of update id in d's timeline.
 func messageOf(d Detail, id string) string {
@@ -50,7 +34,7 @@ func TestEditsOfUpdatesAndOfTheirIncidentAtOnceAreAllKept(t *testing.T) {
 				t.Fatal(err)
 			}
 			title, m1, m2 := fmt.Sprintf("title %d", round), fmt.Sprintf("first %d", round), fmt.Sprintf("second %d", round)
-			together(
+			storetest.Together(
 				func() {
 					if _, err := e.s.Update(context.Background(), d.ID, UpdateInput{Title: &title}); err != nil {
 						t.Error(err)

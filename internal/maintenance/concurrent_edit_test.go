@@ -3,28 +3,12 @@ package maintenance
 import (
 	"context"
 	"fmt"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/checkstack/checkstack/internal/store"
 	"github.com/checkstack/checkstack/internal/store/storetest"
 )
-
-// together runs fns at once, released together through a channel, and
-// waits for them all.
-func together(fns ...func()) {
-	start := make(chan struct{})
-	var wg sync.WaitGroup
-	for _, fn := range fns {
-		wg.Go(func() {
-			<-start
-			fn()
-		})
-	}
-	close(start)
-	wg.Wait()
-}
 
 // messageOf is the message of update id in d's timeline.
 func messageOf(d Detail, id string) string {
@@ -51,7 +35,7 @@ func TestEditsOfUpdatesAndOfTheirWindowAtOnceAreAllKept(t *testing.T) {
 				t.Fatal(err)
 			}
 			title, m1, m2 := fmt.Sprintf("title %d", round), fmt.Sprintf("first %d", round), fmt.Sprintf("second %d", round)
-			together(
+			storetest.Together(
 				func() {
 					if _, err := e.s.Update(context.Background(), d.ID, WindowInput{Title: &title}); err != nil {
 						t.Error(err)
