@@ -86,16 +86,7 @@ func Wrap[T any](ctx context.Context, s *Scope, key string, load func(context.Co
 //		func(ctx context.Context) (System, error) { return db.System(ctx, id) })
 func WrapFound[T any](ctx context.Context, s *Scope, key string, missing error, load func(context.Context) (T, error), opts ...WrapOption) (T, error) {
 	var zero T
-	p, err := Wrap(ctx, s, key, func(ctx context.Context) (*T, error) {
-		v, err := load(ctx)
-		if errors.Is(err, missing) {
-			return nil, nil
-		}
-		if err != nil {
-			return nil, err
-		}
-		return &v, nil
-	}, opts...)
+	p, err := Wrap(ctx, s, key, orAbsent(load, missing), opts...)
 	switch {
 	case err != nil:
 		return zero, err
@@ -160,11 +151,10 @@ func WrapJSON[T any](ctx context.Context, s *Scope, key string, load func(contex
 	return c.encode(f.val) // the flight could not encode it: say why
 }
 
-// WrapFoundJSON is WrapFound for a value a server sends as JSON, as
-// WrapJSON is for Wrap: it shares WrapFound's entry on key, and a cached
-// absence is missing.
-func WrapFoundJSON[T any](ctx context.Context, s *Scope, key string, missing error, load func(context.Context) (T, error), opts ...WrapOption) (json.RawMessage, error) {
-	raw, err := WrapJSON(ctx, s, key, func(ctx context.Context) (*T, error) {
+// orAbsent is load with its missing error as a nil value: what WrapFound
+// and WrapFoundJSON cache for an absence.
+func orAbsent[T any](load func(context.Context) (T, error), missing error) func(context.Context) (*T, error) {
+	return func(ctx context.Context) (*T, error) {
 		v, err := load(ctx)
 		if errors.Is(err, missing) {
 			return nil, nil
@@ -173,7 +163,14 @@ func WrapFoundJSON[T any](ctx context.Context, s *Scope, key string, missing err
 			return nil, err
 		}
 		return &v, nil
-	}, opts...)
+	}
+}
+
+// WrapFoundJSON is WrapFound for a value a server sends as JSON, as
+// WrapJSON is for Wrap: it shares WrapFound's entry on key, and a cached
+// absence is missing.
+func WrapFoundJSON[T any](ctx context.Context, s *Scope, key string, missing error, load func(context.Context) (T, error), opts ...WrapOption) (json.RawMessage, error) {
+	raw, err := WrapJSON(ctx, s, key, orAbsent(load, missing), opts...)
 	if err == nil && string(raw) == "null" {
 		return nil, missing
 	}
