@@ -529,8 +529,11 @@ func (s *Service) mutateSystems(ctx context.Context, name string, systems *[]str
 // announced, drops the cached status, and announces the change
 // (SYSTEM_STATUS_CHANGED, then the hooks). Holding the lock through the
 // announcement keeps one system's changes in order, and reports each
-// once however many writes race. A hook therefore must not change a
-// system's health synchronously.
+// once however many writes race in this process; across instances the
+// record is a compare-and-set on the announced status, and only the
+// instance whose write changed it announces: one signal and one set of
+// hooks per transition, fleet-wide (TestATransitionIsAnnouncedOnceAcrossInstances).
+// A hook therefore must not change a system's health synchronously.
 func (s *Service) settle(ctx context.Context, systems []string) error {
 	if len(systems) == 0 {
 		return nil
@@ -558,10 +561,13 @@ func (s *Service) settle(ctx context.Context, systems []string) error {
 				break
 			}
 			if now := current[id].Status; now != prev {
-				if err = s.st.announce(ctx, id, now, s.now()); err != nil {
+				var won bool
+				if won, err = s.st.transition(ctx, id, prev, now, s.now()); err != nil {
 					break
 				}
-				changes = append(changes, StatusChange{SystemID: id, Previous: prev, New: now})
+				if won { // else another instance announced it, or moved it on
+					changes = append(changes, StatusChange{SystemID: id, Previous: prev, New: now})
+				}
 			}
 		}
 	}

@@ -465,21 +465,30 @@ func (st *sqlStore) lastAnnounced(ctx context.Context, systemID string) (Status,
 	return Status(s), err
 }
 
-func (st *sqlStore) announce(ctx context.Context, systemID string, s Status, at time.Time) error {
-	return st.db.InTx(ctx, func(tx *store.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE healthcheck_system_status SET status = ?, changed_at = ? WHERE system_id = ?`, string(s), store.Micros(at), systemID)
-		if err != nil {
-			return err
-		}
-		if n, _ := res.RowsAffected(); n > 0 {
-			return nil
-		}
-		_, err = tx.ExecContext(ctx, `INSERT INTO healthcheck_system_status (system_id, status, changed_at) VALUES (?, ?, ?)`, systemID, string(s), store.Micros(at))
-		if store.IsForeignKeyViolation(err) {
-			return nil // the system was deleted meanwhile
-		}
-		return err
-	})
+// transition records that systemID's announced status went from prev to
+// next, if it still was prev: a compare-and-set, so that of instances
+// settling one system at once only the one whose write changed the row
+// announces (prev Unknown also covers a system never announced, whose row
+// does not exist yet). It reports whether this call made the change.
+func (st *sqlStore) transition(ctx context.Context, systemID string, prev, next Status, at time.Time) (bool, error) {
+	res, err := st.db.ExecContext(ctx, `UPDATE healthcheck_system_status SET status = ?, changed_at = ? WHERE system_id = ? AND status = ?`,
+		string(next), store.Micros(at), systemID, string(prev))
+	if err != nil {
+		return false, err
+	}
+	if n, _ := res.RowsAffected(); n > 0 || prev != Unknown {
+		return n > 0, nil
+	}
+	res, err = st.db.ExecContext(ctx, `INSERT INTO healthcheck_system_status (system_id, status, changed_at) VALUES (?, ?, ?)
+		ON CONFLICT (system_id) DO NOTHING`, systemID, string(next), store.Micros(at))
+	if store.IsForeignKeyViolation(err) {
+		return false, nil // the system was deleted meanwhile
+	}
+	if err != nil {
+		return false, err
+	}
+	n, _ := res.RowsAffected()
+	return n > 0, nil
 }
 
 func affected(res sql.Result, err error, op string) error {
