@@ -172,33 +172,14 @@ func TestSQLiteReadsDoNotWaitForTheWriter(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	holding, release := make(chan struct{}), make(chan struct{})
-	txDone := make(chan error, 1)
-	go func() {
-		txDone <- h.InTx(ctx, func(tx *store.Tx) error {
-			if _, err := tx.ExecContext(ctx, `INSERT INTO test_parents (id, name) VALUES (?, ?)`, "p2", "two"); err != nil {
-				return err
-			}
-			close(holding)
-			<-release
-			return nil
-		})
-	}()
-	select {
-	case <-holding:
-	case err := <-txDone:
-		t.Fatalf("the transaction ended before the reads: %v", err)
-	}
+	commit := holdWrite(t, h)
 
 	rctx, cancel := context.WithTimeout(ctx, time.Minute)
 	var n int
 	rowErr := h.QueryRowContext(rctx, `SELECT COUNT(*) FROM test_parents`).Scan(&n)
 	names, rowsErr := store.Strings(rctx, h, `SELECT name FROM test_parents ORDER BY name`)
 	cancel()
-	close(release)
-	if err := <-txDone; err != nil {
-		t.Fatalf("the transaction failed: %v", err)
-	}
+	commit()
 
 	if rowErr != nil || rowsErr != nil {
 		t.Fatalf("reads beside an open write transaction failed: %v; %v", rowErr, rowsErr)
@@ -255,19 +236,7 @@ func TestReadTransactions(t *testing.T) {
 		if _, err := h.ExecContext(ctx, `INSERT INTO test_parents (id, name) VALUES (?, ?)`, "p1", "one"); err != nil {
 			t.Fatal(err)
 		}
-		holding, release := make(chan struct{}), make(chan struct{})
-		txDone := make(chan error, 1)
-		go func() {
-			txDone <- h.InTx(ctx, func(tx *store.Tx) error {
-				if _, err := tx.ExecContext(ctx, `INSERT INTO test_parents (id, name) VALUES (?, ?)`, "p2", "two"); err != nil {
-					return err
-				}
-				close(holding)
-				<-release
-				return nil
-			})
-		}()
-		<-holding
+		commit := holdWrite(t, h)
 		rctx, cancel := context.WithTimeout(ctx, time.Minute)
 		var first, second int
 		err := h.InReadTx(rctx, func(tx *store.Tx) error {
@@ -277,10 +246,7 @@ func TestReadTransactions(t *testing.T) {
 			return tx.QueryRowContext(rctx, `SELECT COUNT(*) FROM test_parents`).Scan(&second)
 		})
 		cancel()
-		close(release)
-		if err := <-txDone; err != nil {
-			t.Fatal(err)
-		}
+		commit()
 		if err != nil || first != 1 || second != 1 {
 			t.Fatalf("a read transaction beside an open write one: %d, %d, %v; want the committed row, twice", first, second, err)
 		}
@@ -295,4 +261,35 @@ func TestReadTransactions(t *testing.T) {
 			t.Errorf("%d rows, want 2", n)
 		}
 	})
+}
+
+// holdWrite begins a write transaction on h that inserts the row p2 and
+// holds it open; commit lets it commit, and fails the test if it did not.
+func holdWrite(t *testing.T, h *store.Handle) (commit func()) {
+	t.Helper()
+	ctx := context.Background()
+	holding, release := make(chan struct{}), make(chan struct{})
+	txDone := make(chan error, 1)
+	go func() {
+		txDone <- h.InTx(ctx, func(tx *store.Tx) error {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO test_parents (id, name) VALUES (?, ?)`, "p2", "two"); err != nil {
+				return err
+			}
+			close(holding)
+			<-release
+			return nil
+		})
+	}()
+	select {
+	case <-holding:
+	case err := <-txDone:
+		t.Fatalf("the write transaction ended before it was held: %v", err)
+	}
+	return func() {
+		t.Helper()
+		close(release)
+		if err := <-txDone; err != nil {
+			t.Fatalf("the write transaction failed: %v", err)
+		}
+	}
 }
