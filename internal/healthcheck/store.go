@@ -414,8 +414,14 @@ func (st *sqlStore) recordRun(ctx context.Context, r Run) (systems []string, cha
 
 var errDuplicate = errors.New("healthcheck: run already recorded")
 
+// applyToAssociations applies run r to the check state of each system the
+// configuration is associated with, and returns the systems and the state
+// changes. The rows are read held (store.ForUpdate) until the transaction
+// ends, so that runs recorded at once by several instances apply one after
+// the other, each to the state the other left, and a change is reported
+// by the one run that made it (TestRunsRecordedAtOnceByTwoInstancesAreBothApplied).
 func applyToAssociations(ctx context.Context, tx *store.Tx, r Run, latency int64) ([]string, []CheckChange, error) {
-	rows, err := tx.QueryContext(ctx, `SELECT `+assocColumns+` FROM healthcheck_associations a WHERE a.configuration_id = ?`, r.ConfigurationID)
+	rows, err := tx.QueryContext(ctx, `SELECT `+assocColumns+` FROM healthcheck_associations a WHERE a.configuration_id = ?`+store.ForUpdate(tx), r.ConfigurationID)
 	if err != nil {
 		return nil, nil, err
 	}

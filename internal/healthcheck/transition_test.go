@@ -2,8 +2,10 @@ package healthcheck
 
 import (
 	"context"
+	"fmt"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/checkstack/checkstack/cache"
 	"github.com/checkstack/checkstack/internal/store"
@@ -51,6 +53,57 @@ func TestATransitionIsAnnouncedOnceAcrossInstances(t *testing.T) {
 		}
 		if hooked.Load() != rounds {
 			t.Errorf("the hooks ran %d times for %d transitions", hooked.Load(), rounds)
+		}
+	})
+}
+
+// Two instances recording two runs of one check at once apply both to its
+// systems' check state, one after the other: no run's count is lost, and
+// the check's change is reported once, by the instance whose run made it.
+func TestRunsRecordedAtOnceByTwoInstancesAreBothApplied(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		var instances []*Service
+		var changed atomic.Int64
+		for range 2 {
+			s := New(db, cache.NewMemory(cache.MemoryOptions{}), &recordingBus{}, quiet, Options{})
+			s.OnCheckStatusChange(func(context.Context, CheckChange) { changed.Add(1) })
+			instances = append(instances, s)
+		}
+		addSystem(t, db, "api")
+		c := httpConfig(t, instances[0], "http://127.0.0.1:1/")
+		if _, err := instances[0].Associate(ctx, "api", c.ID, true, Thresholds{DegradedAfter: 2, UnhealthyAfter: 2}); err != nil {
+			t.Fatal(err)
+		}
+		h := db.For("test")
+		const rounds = 20
+		for round := range rounds {
+			if _, err := h.ExecContext(ctx, `UPDATE healthcheck_associations SET status = 'healthy', consecutive_failures = 0,
+				consecutive_successes = 1, recent = 'h', last_run_at = NULL WHERE system_id = ?`, "api"); err != nil {
+				t.Fatal(err)
+			}
+			at := time.Now().UTC().Truncate(time.Microsecond)
+			run := func(s *Service, n int) func() {
+				return func() {
+					r := Run{ID: fmt.Sprintf("r%d-%d", round, n), ConfigurationID: c.ID, Status: Unhealthy, Message: "down",
+						Source: "local", StartedAt: at}
+					if err := s.Process(ctx, r); err != nil {
+						t.Error(err)
+					}
+				}
+			}
+			before := changed.Load()
+			storetest.Together(run(instances[0], 0), run(instances[1], 1))
+			var failures int
+			if err := h.QueryRowContext(ctx, `SELECT consecutive_failures FROM healthcheck_associations WHERE system_id = ?`, "api").Scan(&failures); err != nil {
+				t.Fatal(err)
+			}
+			if failures != 2 {
+				t.Fatalf("round %d: %d consecutive failures after two failed runs, want 2: a run was lost", round, failures)
+			}
+			if n := changed.Load() - before; n != 1 {
+				t.Fatalf("round %d: the check's change to unhealthy was reported %d times, want once", round, n)
+			}
 		}
 	})
 }
