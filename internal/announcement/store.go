@@ -96,8 +96,8 @@ func (st *sqlStore) live(ctx context.Context, userID string, now time.Time) ([]S
 // (SQLite's write transactions hold the whole database from their start).
 func (st *sqlStore) get(ctx context.Context, q store.Executor, id string, lock bool) (Announcement, error) {
 	suffix := ""
-	if lock && st.db.Dialect() == store.Postgres {
-		suffix = " FOR UPDATE"
+	if lock {
+		suffix = store.ForUpdate(st.db)
 	}
 	a, err := scanAnnouncement(q.QueryRowContext(ctx, `SELECT `+columns+` FROM announcements a WHERE a.id = ?`+suffix, id))
 	if errors.Is(err, sql.ErrNoRows) {
@@ -286,12 +286,8 @@ func (st *sqlStore) firedThrough(ctx context.Context) (time.Time, error) {
 func (st *sqlStore) claim(ctx context.Context, through time.Time) (bs []boundary, won bool, err error) {
 	err = st.clock.InTx(ctx, func(tx *store.Tx) error {
 		bs, won = nil, false
-		lock := ""
-		if tx.Dialect() == store.Postgres {
-			lock = " FOR UPDATE"
-		}
 		var mark int64
-		if err := tx.QueryRowContext(ctx, `SELECT fired_through FROM announcement_clock WHERE id = 1`+lock).Scan(&mark); err != nil {
+		if err := tx.QueryRowContext(ctx, `SELECT fired_through FROM announcement_clock WHERE id = 1`+store.ForUpdate(tx)).Scan(&mark); err != nil {
 			return fmt.Errorf("announcement: claim: %w", err)
 		}
 		us := store.Micros(through)

@@ -204,8 +204,8 @@ func (st *sqlStore) openOf(ctx context.Context, systemIDs []string) (map[string]
 // lock, inside a transaction on PostgreSQL, they are held until it ends.
 func (st *sqlStore) openPair(ctx context.Context, q store.Queryer, systemID, configID string, lock bool) ([]Anomaly, error) {
 	suffix := ""
-	if lock && st.db.Dialect() == store.Postgres {
-		suffix = " FOR UPDATE"
+	if lock {
+		suffix = store.ForUpdate(st.db)
 	}
 	rows, err := q.QueryContext(ctx, `SELECT `+columns+` FROM anomalies WHERE system_id = ? AND configuration_id = ?
 		AND state IN ('suspicious', 'anomaly') ORDER BY field, kind`+suffix, systemID, configID)

@@ -141,11 +141,7 @@ func (s *Service) SetRole(ctx context.Context, id string, role rpc.Role) error {
 		// Lock the admins' rows (SQLite's write transaction holds the
 		// whole database): two demotions at once cannot both see the
 		// other still an admin.
-		lock := ""
-		if tx.Dialect() == store.Postgres {
-			lock = " FOR UPDATE"
-		}
-		admins, err := store.Strings(ctx, tx, `SELECT id FROM auth_users WHERE role = 'admin'`+lock)
+		admins, err := store.Strings(ctx, tx, `SELECT id FROM auth_users WHERE role = 'admin'`+store.ForUpdate(tx))
 		if err != nil {
 			return err
 		}

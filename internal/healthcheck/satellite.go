@@ -103,11 +103,7 @@ func (s *Service) RemoveSatellite(ctx context.Context, id string) error {
 // satelliteConfigurations lists (and on PostgreSQL locks) the ids of the
 // configurations assigned to a satellite.
 func satelliteConfigurations(ctx context.Context, tx *store.Tx, satelliteID string) ([]string, error) {
-	q := `SELECT id FROM healthcheck_configurations WHERE satellite_id = ?`
-	if tx.Dialect() == store.Postgres {
-		q += ` FOR UPDATE`
-	}
-	rows, err := tx.QueryContext(ctx, q, satelliteID)
+	rows, err := tx.QueryContext(ctx, `SELECT id FROM healthcheck_configurations WHERE satellite_id = ?`+store.ForUpdate(tx), satelliteID)
 	if err != nil {
 		return nil, err
 	}

@@ -142,8 +142,8 @@ func (s scanPrefixed) Scan(dest ...any) error { return s.row.Scan(append([]any{s
 // (SQLite's write transactions hold the whole database).
 func (st *sqlStore) get(ctx context.Context, q store.Executor, id string, lock bool) (Incident, error) {
 	suffix := ""
-	if lock && st.db.Dialect() == store.Postgres {
-		suffix = " FOR UPDATE"
+	if lock {
+		suffix = store.ForUpdate(st.db)
 	}
 	in, err := scanIncident(q.QueryRowContext(ctx, `SELECT `+columns+` FROM incidents i WHERE i.id = ?`+suffix, id))
 	if errors.Is(err, sql.ErrNoRows) {

@@ -152,8 +152,8 @@ func (p prefixed) Scan(dest ...any) error { return p.row.Scan(append([]any{p.fir
 // (SQLite's write transactions hold the whole database).
 func (st *sqlStore) get(ctx context.Context, q store.Executor, id string, lock bool) (Window, error) {
 	suffix := ""
-	if lock && st.db.Dialect() == store.Postgres {
-		suffix = " FOR UPDATE"
+	if lock {
+		suffix = store.ForUpdate(st.db)
 	}
 	w, err := scanWindow(q.QueryRowContext(ctx, `SELECT `+columns+` FROM maintenances m WHERE m.id = ?`+suffix, id))
 	if errors.Is(err, sql.ErrNoRows) {

@@ -8,8 +8,10 @@ package store
 // start.
 //
 //	row := tx.QueryRowContext(ctx, `SELECT `+cols+` FROM t WHERE id = ?`+store.ForUpdate(tx), id)
-func ForUpdate(tx *Tx) string {
-	if tx.Dialect() == Postgres {
+//
+// q is the transaction (or the handle whose dialect it runs on).
+func ForUpdate(q interface{ Dialect() Dialect }) string {
+	if q.Dialect() == Postgres {
 		return " FOR UPDATE"
 	}
 	return ""
