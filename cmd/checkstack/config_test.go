@@ -88,3 +88,21 @@ func TestCommandLine(t *testing.T) {
 		t.Fatalf("keys create's last line is %q, want the key", key)
 	}
 }
+
+// --help answers with the usage and succeeds; version says which build
+// this is.
+func TestHelpAndVersion(t *testing.T) {
+	for _, args := range [][]string{{"help"}, {"--help"}, {"serve", "--help"}, {"migrate", "--help"}, {"loadtest", "--help"}} {
+		err := run(t.Context(), args, noEnv, nil, io.Discard, io.Discard)
+		if code := exitCode(err); code != 0 {
+			t.Errorf("checkstack %s: exit status %d (%v), want 0", strings.Join(args, " "), code, err)
+		}
+	}
+	if code := exitCode(run(t.Context(), []string{"bogus"}, noEnv, nil, io.Discard, io.Discard)); code != 1 {
+		t.Errorf("an unknown command: exit status %d, want 1", code)
+	}
+	var out bytes.Buffer
+	if err := run(t.Context(), []string{"version"}, noEnv, nil, &out, io.Discard); err != nil || !strings.HasPrefix(out.String(), "checkstack ") || !strings.Contains(out.String(), "go1.") {
+		t.Errorf("version = %q, %v", out.String(), err)
+	}
+}

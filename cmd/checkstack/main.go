@@ -15,6 +15,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strings"
 	"syscall"
 
@@ -26,12 +27,42 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr); err != nil {
-		if !errors.Is(err, errUsage) && !errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintln(os.Stderr, "checkstack:", err)
-		}
-		os.Exit(1)
+	err := run(ctx, os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr)
+	if err != nil && !errors.Is(err, errUsage) && !errors.Is(err, flag.ErrHelp) {
+		fmt.Fprintln(os.Stderr, "checkstack:", err)
 	}
+	os.Exit(exitCode(err))
+}
+
+// exitCode is the process's status after run returned err: 0 for success
+// and for a --help answered, 1 otherwise.
+func exitCode(err error) int {
+	if err == nil || errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	return 1
+}
+
+// version is this build's version, from its build information: the
+// module's version (or "(devel)"), its commit and whether the tree was
+// modified, and the Go release.
+func version() string {
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "checkstack (unknown build)"
+	}
+	v := "checkstack " + info.Main.Version
+	settings := map[string]string{}
+	for _, s := range info.Settings {
+		settings[s.Key] = s.Value
+	}
+	if rev := settings["vcs.revision"]; rev != "" {
+		v += " commit " + rev[:min(12, len(rev))]
+		if settings["vcs.modified"] == "true" {
+			v += " (modified)"
+		}
+	}
+	return v + " " + info.GoVersion
 }
 
 const usage = `Usage:
@@ -43,6 +74,7 @@ const usage = `Usage:
                                                     create an API key for a user; printed once, as the last line
   checkstack satellite --server URL --key K         run as a satellite agent: run the checks the server
                                                     assigns to this satellite and post their results
+  checkstack version                                print this build's version
   checkstack loadtest --server URL --key K [--users N] [--systems M] [--duration D] [--poll P] [--seed]
                                                     replay N open dashboards against a server and report
                                                     throughput, latency, errors and its cache hit ratio
@@ -70,6 +102,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return satellite(ctx, rest, getenv, stderr)
 	case cmd == "loadtest":
 		return runLoadtest(ctx, rest, getenv, stdout, stderr)
+	case cmd == "version" || cmd == "--version":
+		fmt.Fprintln(stdout, version())
+		return nil
 	case cmd == "help" || cmd == "-h" || cmd == "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
