@@ -69,17 +69,7 @@ func (t *memTable) find(h uint64, key string) *memEntry {
 
 // findParts is find(h, prefix+rest) without building the string.
 func (t *memTable) findParts(h uint64, prefix, rest string) *memEntry {
-	for i, n := h>>t.shift, 0; n < len(t.slots); i, n = (i+1)&t.mask, n+1 {
-		e := t.slots[i].Load()
-		if e == nil {
-			return nil
-		}
-		if e.hash == h && len(e.key) == len(prefix)+len(rest) &&
-			e.key[len(prefix):] == rest && e.key[:len(prefix)] == prefix && e != tombstone {
-			return e
-		}
-	}
-	return nil
+	return t.findParts3(h, prefix, "", rest)
 }
 
 // findParts3 is find(h, prefix+mid+rest) without building the string.

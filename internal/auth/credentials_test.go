@@ -175,3 +175,28 @@ func TestSetRole(t *testing.T) {
 		}
 	})
 }
+
+// Many requests with one key at once record its use once: the first claims
+// the write, the others see the claim (invariant 2 of the package doc).
+func TestConcurrentUsesOfAKeyWriteItsUseOnce(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		s, _ := newService(t, db, Options{Cache: cache.NewMemory(cache.MemoryOptions{})})
+		ada := signIn(t, s, "ada@example.com", rpc.RoleUser)
+		before := db.QueryCount("auth")
+		fns := make([]func(), 20)
+		for i := range fns {
+			fns[i] = func() {
+				if _, err := ada.byKey(s); err != nil {
+					t.Error(err)
+				}
+			}
+		}
+		storetest.Together(fns...)
+		s.Close()
+		// The key's lookup and its user's, each one load however many
+		// requests share it, and the one write.
+		if n := db.QueryCount("auth") - before; n != 3 {
+			t.Errorf("20 concurrent uses of a new key ran %d queries, want 3 (two lookups, one write)", n)
+		}
+	})
+}

@@ -9,9 +9,9 @@
 //
 // An input type may implement Validator; its error, built with Invalid,
 // names the field. A read's input is shared between the calls that send
-// the same body (see inputMemo): a read must not modify its input. Errors of type *Error carry their status and a message
-// safe to show; any other error is a 500 whose details are logged, never
-// sent.
+// the same body (see inputMemo): a read must not modify its input. Errors
+// of type *Error carry their status and a message safe to show; any other
+// error is a 500 whose details are logged, never sent.
 package rpc
 
 import (
@@ -160,11 +160,6 @@ type Procedure struct {
 	Kind   Kind
 	Access Access
 
-	call func(ctx context.Context, r *Request, body []byte) (json.RawMessage, error)
-	// head and tail surround call's result: a QueryObject's {"field": and
-	// }, written around cached bytes rather than copied with them.
-	head, tail []byte
-	// answer, when set, is the whole call (a QueryMap's).
 	answer func(ctx context.Context, r *Request, body []byte) (Result, error)
 }
 
@@ -185,14 +180,7 @@ func (p Procedure) Call(ctx context.Context, r *Request, body []byte) (json.RawM
 // Answer is Call for a caller that writes the result: its pieces, in
 // order, not joined (a cached entry is written as it is, never copied).
 func (p Procedure) Answer(ctx context.Context, r *Request, body []byte) (Result, error) {
-	if p.answer != nil {
-		return p.answer(ctx, r, body)
-	}
-	out, err := p.call(ctx, r, body)
-	if err != nil {
-		return Result{}, err
-	}
-	return Result{head: p.head, body: out, tail: p.tail}, nil
+	return p.answer(ctx, r, body)
 }
 
 // Result is a procedure's JSON result, in pieces to write in order. Call
@@ -242,15 +230,7 @@ func Mutate[In, Out any](domain, name string, access Access, fn func(ctx context
 // QueryJSON declares a read whose function returns its JSON result already
 // encoded (for example a body served from the cache as it is).
 func QueryJSON[In any](domain, name string, access Access, fn func(ctx context.Context, r *Request, in In) ([]byte, error)) Procedure {
-	inputs := newInputMemo[In]()
-	return Procedure{Domain: domain, Name: name, Kind: Read, Access: access,
-		call: func(ctx context.Context, r *Request, body []byte) (json.RawMessage, error) {
-			in, err := inputs.decode(body)
-			if err != nil {
-				return nil, err
-			}
-			return fn(ctx, r, in)
-		}}
+	return queryObject(domain, name, access, nil, nil, fn)
 }
 
 // QueryObject declares a read that answers {"<field>": <fn's JSON>}, fn's
@@ -259,10 +239,25 @@ func QueryJSON[In any](domain, name string, access Access, fn func(ctx context.C
 //	rpc.QueryObject("catalog", "getSystems", rpc.User, "systems",
 //		func(ctx context.Context, _ *rpc.Request, _ rpc.Empty) ([]byte, error) { return cache.WrapJSON(…) })
 func QueryObject[In any](domain, name string, access Access, field string, fn func(ctx context.Context, r *Request, in In) ([]byte, error)) Procedure {
-	p := QueryJSON(domain, name, access, fn)
 	key, _ := json.Marshal(field) // a string always encodes
-	p.head, p.tail = append(append([]byte{'{'}, key...), ':'), []byte{'}'}
-	return p
+	return queryObject(domain, name, access, append(append([]byte{'{'}, key...), ':'), []byte{'}'}, fn)
+}
+
+// queryObject is a read answering fn's bytes between head and tail.
+func queryObject[In any](domain, name string, access Access, head, tail []byte, fn func(ctx context.Context, r *Request, in In) ([]byte, error)) Procedure {
+	inputs := newInputMemo[In]()
+	return Procedure{Domain: domain, Name: name, Kind: Read, Access: access,
+		answer: func(ctx context.Context, r *Request, body []byte) (Result, error) {
+			in, err := inputs.decode(body)
+			if err != nil {
+				return Result{}, err
+			}
+			out, err := fn(ctx, r, in)
+			if err != nil {
+				return Result{}, err
+			}
+			return Result{head: head, body: out, tail: tail}, nil
+		}}
 }
 
 // QueryMap declares a bulk read that answers {"<field>": {"<keys[i]>":
@@ -293,20 +288,20 @@ func typed[In, Out any](domain, name string, kind Kind, access Access, fn func(c
 		decode = newInputMemo[In]().decode
 	}
 	return Procedure{Domain: domain, Name: name, Kind: kind, Access: access,
-		call: func(ctx context.Context, r *Request, body []byte) (json.RawMessage, error) {
+		answer: func(ctx context.Context, r *Request, body []byte) (Result, error) {
 			in, err := decode(body)
 			if err != nil {
-				return nil, err
+				return Result{}, err
 			}
 			out, err := fn(ctx, r, in)
 			if err != nil {
-				return nil, err
+				return Result{}, err
 			}
 			b, err := json.Marshal(out)
 			if err != nil {
-				return nil, fmt.Errorf("rpc: encode %s/%s result: %w", domain, name, err)
+				return Result{}, fmt.Errorf("rpc: encode %s/%s result: %w", domain, name, err)
 			}
-			return b, nil
+			return Result{body: b}, nil
 		}}
 }
 
